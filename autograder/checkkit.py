@@ -393,3 +393,13 @@ def execute_steps(namespace: Mapping[str, Any], steps: Sequence[Call]) -> list[A
             results.append(Raised(type(exc).__name__, msg))
             failed = f"{where} raised {type(exc).__name__}"
     return results
+
+
+def grade_inprocess(code: str, checks: Sequence[Check]) -> dict[str, Verdict]:
+    """Run ``checks`` against trusted ``code`` in *this* process: for testing check modules.
+
+    Never use it on a student's code: the grader runs student code only in the sandbox.
+    """
+    namespace: dict[str, Any] = {"__name__": "submission"}
+    exec(compile(code, "<reference>", "exec"), namespace)  # noqa: S102 - trusted test code
+    return {c.name: c.judge(execute_steps(namespace, c.steps)) for c in checks}
