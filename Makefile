@@ -1,0 +1,55 @@
+# Thin wrapper: every target creates .venv first when it is missing.
+#   make lab     open the course in JupyterLab
+#   make test    run the whole test suite (what CI runs)
+PYTHON        ?= python3
+VENV          ?= .venv
+BIN           := $(VENV)/bin
+TORCH_VERSION ?= 2.13.0
+LAB_ARGS      ?=
+PYTEST_ARGS   ?=
+
+# A CPU-only Linux machine would otherwise get PyPI's multi-GB CUDA build of torch: use
+# PyTorch's CPU wheel index there. GPU users: see README ("Using a GPU").
+ifeq ($(shell uname -s),Linux)
+ifeq ($(shell command -v nvidia-smi 2>/dev/null),)
+TORCH_INDEX ?= --index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple
+endif
+endif
+
+.PHONY: lab test test-fast test-gpu bench lint setup clean-course clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# A torch wheel already on this machine (or in pip's cache) is taken as it is; else the index.
+	$(BIN)/python -m pip install -q --no-index --no-deps "torch==$(TORCH_VERSION)" 2>/dev/null \
+	  || $(BIN)/python -m pip install -q "torch==$(TORCH_VERSION)" $(TORCH_INDEX)
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cnn-course)" >/dev/null
+	touch $@
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+test-gpu: setup
+	$(BIN)/python -m pytest -m gpu $(PYTEST_ARGS)
+
+bench: setup
+	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+lint: setup
+	$(BIN)/ruff check cnnlib autograder tests bench
+
+clean-course:
+	rm -rf course
+
+clean: clean-course
+	rm -rf $(VENV) .pytest_cache .hypothesis
