@@ -1,0 +1,407 @@
+"""Pictures for the course: image and filter grids, activation maps, curves, conv geometry.
+
+Every function returns what it drew (a matplotlib ``Figure``, an animation or a widget) and never
+calls ``plt.show()``: in a notebook the returned figure is displayed by Jupyter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import animation
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+__all__ = [
+    "show_images",
+    "show_filters",
+    "show_activation_maps",
+    "plot_history",
+    "plot_bars",
+    "plot_lines",
+    "draw_conv_geometry",
+    "animate_convolution",
+    "conv_explorer",
+]
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _as_image_list(images: Any) -> list[np.ndarray]:
+    """Accept (N,H,W), (N,1,H,W), (N,3,H,W), (N,H,W,3) arrays or a list of 2-D/3-D images."""
+    if isinstance(images, (list, tuple)):
+        items = [_to_numpy(im) for im in images]
+    else:
+        arr = _to_numpy(images)
+        if arr.ndim == 2:
+            items = [arr]
+        elif arr.ndim in (3, 4):
+            items = list(arr)
+        else:
+            raise ValueError(
+                "images must be (N, H, W), (N, 1, H, W), (N, 3, H, W) or (N, H, W, 3); "
+                f"got an array of shape {arr.shape}"
+            )
+    out = []
+    for im in items:
+        if im.ndim == 3 and im.shape[0] in (1, 3) and im.shape[-1] not in (1, 3):
+            im = np.moveaxis(im, 0, -1)
+        if im.ndim == 3 and im.shape[-1] == 1:
+            im = im[..., 0]
+        if im.ndim not in (2, 3):
+            raise ValueError(f"each image must be 2-D or 3-D, got shape {im.shape}")
+        out.append(im)
+    return out
+
+
+def _grid(n: int, ncols: int, cell: float = 1.6, figsize=None):
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=figsize or (cell * ncols, cell * nrows + 0.3), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, axes.flat
+
+
+def show_images(
+    images: Any,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    cmap: str | None = "gray",
+    figsize: tuple[float, float] | None = None,
+    suptitle: str | None = None,
+) -> Figure:
+    """Show images in a grid.
+
+    images: (N, H, W), (N, 1, H, W), (N, 3, H, W), (N, H, W, 3), or a list of (H, W) / (H, W, 3).
+    titles: optional, one per image.
+    """
+    ims = _as_image_list(images)
+    if titles is not None and len(titles) != len(ims):
+        raise ValueError(f"got {len(titles)} titles for {len(ims)} images")
+    fig, axes = _grid(len(ims), ncols, figsize=figsize)
+    for i, (ax, im) in enumerate(zip(axes, ims)):
+        ax.imshow(im, cmap=cmap if im.ndim == 2 else None)
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def show_filters(weights: Any, ncols: int = 8, title: str | None = None) -> Figure:
+    """Show conv filters, each rescaled to [0, 1].
+
+    weights: (K, C, F, F) array or tensor; RGB when C == 3, else channel 0 in gray.
+    """
+    w = _to_numpy(weights).astype(np.float64)
+    if w.ndim != 4:
+        raise ValueError(f"weights must be (K, C, F, F), got shape {w.shape}")
+    w = w if w.shape[1] == 3 else w[:, :1]
+    lo = w.min(axis=(1, 2, 3), keepdims=True)
+    hi = w.max(axis=(1, 2, 3), keepdims=True)
+    w = (w - lo) / np.maximum(hi - lo, 1e-12)
+    fig = show_images(w, titles=[f"#{k}" for k in range(len(w))], ncols=ncols, suptitle=title)
+    return fig
+
+
+def show_activation_maps(
+    maps: Any, ncols: int = 8, title: str | None = None, cmap: str = "viridis"
+) -> Figure:
+    """Show the activation maps of one example: maps (C, H, W) or (1, C, H, W)."""
+    m = _to_numpy(maps)
+    if m.ndim == 4 and m.shape[0] == 1:
+        m = m[0]
+    if m.ndim != 3:
+        raise ValueError(f"maps must be (C, H, W) or (1, C, H, W), got shape {m.shape}")
+    fig, axes = _grid(len(m), ncols)
+    for c, (ax, im) in enumerate(zip(axes, m)):
+        ax.imshow(im, cmap=cmap)
+        ax.set_title(f"map {c}", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_history(
+    history: Mapping[str, Sequence[float]] | Sequence[Mapping[str, Sequence[float]]],
+    keys: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Loss curves (left) and accuracy curves (right) per epoch.
+
+    history: a dict of lists (``train_loss``, ``val_loss``, ``train_acc``, ``val_acc``, ...) or a
+    list of such dicts, labelled by ``labels``.
+    """
+    runs = [history] if isinstance(history, Mapping) else list(history)
+    if not runs:
+        raise ValueError("plot_history needs at least one history")
+    if labels is None:
+        labels = [""] * len(runs) if len(runs) == 1 else [f"run {i}" for i in range(len(runs))]
+    if len(labels) != len(runs):
+        raise ValueError(f"got {len(labels)} labels for {len(runs)} histories")
+    all_keys = keys or sorted({k for r in runs for k, v in r.items() if _is_curve(v)})
+    loss_keys = [k for k in all_keys if "loss" in k]
+    acc_keys = [k for k in all_keys if "acc" in k]
+    groups = [g for g in (loss_keys, acc_keys) if g] or [list(all_keys)]
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 3.6), squeeze=False)
+    for ax, group in zip(axes.flat, groups):
+        for run, label in zip(runs, labels):
+            for k in group:
+                if k in run and _is_curve(run[k]):
+                    ys = list(run[k])
+                    ax.plot(range(1, len(ys) + 1), ys, marker="o", ms=3,
+                            label=f"{label} {k}".strip())
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss" if group is loss_keys else "accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def _is_curve(v: Any) -> bool:
+    return isinstance(v, (list, tuple, np.ndarray)) and len(v) > 0 and np.isscalar(v[0])
+
+
+def plot_bars(
+    labels: Sequence[str],
+    values: Sequence[float],
+    title: str = "",
+    ylabel: str = "",
+    log: bool = False,
+    annotate: bool = True,
+) -> Figure:
+    """A labelled bar chart (``log=True`` for counts spanning orders of magnitude)."""
+    if len(labels) != len(values):
+        raise ValueError(f"got {len(labels)} labels for {len(values)} values")
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(labels)), 3.6))
+    bars = ax.bar([str(lb) for lb in labels], values, color="tab:blue")
+    if log:
+        ax.set_yscale("log")
+    if annotate:
+        for b, v in zip(bars, values):
+            ax.annotate(f"{v:,.4g}" if isinstance(v, float) else f"{v:,}",
+                        (b.get_x() + b.get_width() / 2, b.get_height()),
+                        ha="center", va="bottom", fontsize=8)
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.tick_params(axis="x", rotation=20)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_lines(
+    x: Sequence[float],
+    ys: Mapping[str, Sequence[float]],
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    logy: bool = False,
+) -> Figure:
+    """Several named curves over the same x."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for name, y in ys.items():
+        if len(y) != len(x):
+            raise ValueError(f"curve {name!r} has {len(y)} points for {len(x)} x values")
+        ax.plot(x, y, marker="o", ms=3, label=name)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Convolution geometry
+# --------------------------------------------------------------------------------------------
+
+
+def _geometry(n: int, f: int, stride: int, pad: int, dilation: int) -> tuple[int | None, str]:
+    """Output size (or None) and the line of arithmetic that explains it."""
+    from cnnlib import arith
+
+    eff = dilation * (f - 1) + 1
+    fsym = f"{f}" if dilation == 1 else f"{eff} (F={f}, dilation {dilation})"
+    try:
+        out = arith.conv_output_size(n, f, stride=stride, pad=pad, dilation=dilation)
+    except ValueError as exc:
+        return None, str(exc).split(":")[0] + ": does not fit"
+    return out, f"({n} - {fsym} + 2*{pad})/{stride} + 1 = {out}"
+
+
+def _draw_grid(ax, x0: float, size: int, pad: int, label: str) -> None:
+    total = size + 2 * pad
+    for i in range(total):
+        for j in range(total):
+            is_pad = i < pad or j < pad or i >= size + pad or j >= size + pad
+            ax.add_patch(Rectangle((x0 + j, total - 1 - i), 1, 1, facecolor="#dddddd" if is_pad
+                                   else "white", edgecolor="#888888", lw=0.6))
+    ax.text(x0 + total / 2, total + 0.4, label, ha="center", va="bottom", fontsize=10)
+
+
+def _draw_taps(ax, x0: float, total: int, row: int, col: int, f: int, dilation: int,
+               color: str, alpha: float = 0.45) -> list:
+    patches = []
+    for a in range(f):
+        for b in range(f):
+            i, j = row + a * dilation, col + b * dilation
+            p = Rectangle((x0 + j, total - 1 - i), 1, 1, facecolor=color, alpha=alpha,
+                          edgecolor=color, lw=1.2)
+            ax.add_patch(p)
+            patches.append(p)
+    return patches
+
+
+def draw_conv_geometry(
+    n: int, f: int, stride: int = 1, pad: int = 0, dilation: int = 1, ax=None
+) -> Figure:
+    """Picture of one conv layer along one spatial axis pair (square input).
+
+    Shows the padded n x n input (padding shaded), the first kernel window (orange) and the
+    second one, one stride to the right (blue; dilation shows spaced taps), the output grid, and
+    the output-size arithmetic in the title (or why the configuration does not fit).
+    """
+    from cnnlib import arith
+
+    arith.conv_output_size(n, f, stride, pad, dilation, allow_floor=True)  # validates the ints
+    out, text = _geometry(n, f, stride, pad, dilation)
+    total = n + 2 * pad
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    else:
+        fig = ax.figure
+    _draw_grid(ax, 0, n, pad, f"input {n}x{n}, pad {pad}")
+    _draw_taps(ax, 0, total, 0, 0, f, dilation, "tab:orange")
+    if (dilation * (f - 1) + 1) + stride <= total:
+        _draw_taps(ax, 0, total, 0, stride, f, dilation, "tab:blue", alpha=0.3)
+    if out is not None:
+        x0 = total + 2
+        off = (total - out) / 2
+        for i in range(out):
+            for j in range(out):
+                first = i == 0 and j <= 1 and (j == 0 or out > 1)
+                color = ("tab:orange" if j == 0 else "tab:blue") if first else "white"
+                ax.add_patch(Rectangle((x0 + j, off + out - 1 - i), 1, 1, facecolor=color,
+                                       alpha=0.6 if first else 1, edgecolor="#888888", lw=0.6))
+        ax.text(x0 + out / 2, off + out + 0.4, f"output {out}x{out}", ha="center", fontsize=10)
+        ax.set_xlim(-0.5, x0 + out + 0.5)
+    else:
+        ax.set_xlim(-0.5, total + 0.5)
+    ax.set_ylim(-0.5, total + 1.5)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"F={f}, S={stride}, P={pad}, dilation={dilation}:  {text}", fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def animate_convolution(
+    n: int = 5, f: int = 3, stride: int = 1, pad: int = 1, dilation: int = 1, interval: int = 400
+) -> animation.FuncAnimation:
+    """A kernel sliding over the padded input, filling the output one position per frame.
+
+    Show it in a notebook with ``IPython.display.HTML(anim.to_jshtml())``. Raises ValueError
+    (from ``arith.conv_output_size``) when the configuration does not fit.
+    """
+    from cnnlib import arith
+
+    out = arith.conv_output_size(n, f, stride, pad, dilation)
+    total = n + 2 * pad
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    _draw_grid(ax, 0, n, pad, f"input {n}x{n}, pad {pad}")
+    x0, off = total + 2, (total - out) / 2
+    cells = {}
+    for i in range(out):
+        for j in range(out):
+            r = Rectangle((x0 + j, off + out - 1 - i), 1, 1, facecolor="white",
+                          edgecolor="#888888", lw=0.6)
+            ax.add_patch(r)
+            cells[i, j] = r
+    ax.text(x0 + out / 2, off + out + 0.4, f"output {out}x{out}", ha="center", fontsize=10)
+    ax.set_xlim(-0.5, x0 + out + 0.5)
+    ax.set_ylim(-0.5, total + 1.5)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"F={f}, stride {stride}, pad {pad}, dilation {dilation}", fontsize=10)
+    taps: list = []
+    positions = [(i, j) for i in range(out) for j in range(out)]
+
+    def update(k: int):
+        for p in taps:
+            p.remove()
+        taps.clear()
+        i, j = positions[k]
+        taps.extend(_draw_taps(ax, 0, total, i * stride, j * stride, f, dilation, "tab:orange"))
+        for (a, b), r in cells.items():
+            r.set_facecolor("tab:orange" if (a, b) == (i, j) else
+                            ("#f6c89f" if a * out + b < k else "white"))
+        return taps
+
+    anim = animation.FuncAnimation(fig, update, frames=len(positions), interval=interval,
+                                   blit=False, repeat=True)
+    plt.close(fig)
+    return anim
+
+
+def conv_explorer(n: int = 7, f: int = 3, stride: int = 1, pad: int = 0, dilation: int = 1):
+    """Interactive explorer: sliders for N, F, S, P and dilation redraw the geometry picture and
+    show the output size, or why the configuration does not fit.
+
+    Returns an ``ipywidgets.VBox`` with attributes ``sliders`` (dict by name) and
+    ``result_label`` (an ``ipywidgets.HTML``) so it can be driven from code.
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    sliders = {
+        "N": widgets.IntSlider(value=n, min=1, max=32, description="N (input)"),
+        "F": widgets.IntSlider(value=f, min=1, max=11, description="F (filter)"),
+        "S": widgets.IntSlider(value=stride, min=1, max=5, description="S (stride)"),
+        "P": widgets.IntSlider(value=pad, min=0, max=5, description="P (pad)"),
+        "dilation": widgets.IntSlider(value=dilation, min=1, max=4, description="dilation"),
+    }
+    label = widgets.HTML()
+    picture = widgets.Output()
+
+    def redraw(_change: Any = None) -> None:
+        v = {k: s.value for k, s in sliders.items()}
+        out, text = _geometry(v["N"], v["F"], v["S"], v["P"], v["dilation"])
+        label.value = (f"<b>output size: {out}</b> &nbsp; {text}" if out is not None
+                       else f"<b style='color:#b00'>{text}</b>")
+        picture.clear_output(wait=True)
+        with picture:
+            if (v["dilation"] * (v["F"] - 1) + 1) <= v["N"] + 2 * v["P"]:
+                display(draw_conv_geometry(v["N"], v["F"], v["S"], v["P"], v["dilation"]))
+
+    for s in sliders.values():
+        s.observe(redraw, names="value")
+    box = widgets.VBox([widgets.HBox(list(sliders.values())[:3]),
+                        widgets.HBox(list(sliders.values())[3:]), label, picture])
+    box.sliders = sliders
+    box.result_label = label
+    redraw()
+    return box
