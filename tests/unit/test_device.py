@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cnnlib import device
+
+
+def test_cpu_and_bad_names() -> None:
+    assert device.get_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        device.get_device("tpu")
+    with pytest.raises(TypeError, match="prefer must be a string"):
+        device.get_device(0)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_missing_cuda_is_a_clear_runtime_error() -> None:
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        device.get_device("cuda")
+    assert device.get_device().type in ("cpu", "mps")
+
+
+def test_env_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CNNLIB_DEVICE", "cpu")
+    assert device.get_device() == torch.device("cpu")
+    monkeypatch.setenv("CNNLIB_DEVICE", "abacus")
+    with pytest.raises(ValueError, match="abacus"):
+        device.get_device()
+
+
+def test_describe_and_time() -> None:
+    assert device.describe_device("cpu").startswith("cpu (")
+    calls = []
+    t = device.time_fn(lambda: calls.append(1), warmup=2, repeat=5, device="cpu")
+    assert len(calls) == 7 and t.repeat == 5 and t.device == "cpu"
+    assert 0 <= t.min <= t.median and t.std >= 0
+    with pytest.raises(ValueError, match="repeat >= 1"):
+        device.time_fn(lambda: None, repeat=0)
+
+
+def test_to_device_nested() -> None:
+    obj = {"a": [torch.zeros(2), (torch.ones(1), 3)], "m": torch.nn.Linear(2, 2)}
+    moved = device.to_device(obj, "cpu")
+    assert isinstance(moved["a"], list) and isinstance(moved["a"][1], tuple)
+    assert moved["a"][1][1] == 3 and moved["a"][0].device.type == "cpu"
+
+
+@pytest.mark.gpu
+def test_gpu_is_chosen_and_described() -> None:
+    dev = device.get_device()
+    assert dev.type == "cuda"
+    assert "GiB" in device.describe_device(dev)
+    t = device.time_fn(torch.matmul, torch.randn(256, 256, device=dev),
+                       torch.randn(256, 256, device=dev), device=dev)
+    assert t.device.startswith("cuda")
