@@ -187,10 +187,12 @@ def describe_mismatch(got: Any, expected: np.ndarray, what: str = "output") -> s
     err = np.abs(arr - expected)
     scale = np.maximum(np.abs(arr) + np.abs(expected), 1e-12)
     rel = err / scale
-    big = np.argwhere(rel > 1e-6)
+    if arr.ndim == 0:
+        return f"{what} should be {float(expected):.6g}, got {float(arr):.6g}"
+    big = np.flatnonzero(rel.reshape(-1) > 1e-6)
     if big.size == 0:
-        return f"{what} is correct"
-    idx = tuple(int(i) for i in big[0])
+        return f"{what} is close but outside the tolerance (max relative error {rel.max():.2e})"
+    idx = tuple(int(i) for i in np.unravel_index(int(big[0]), rel.shape))
     return (
         f"{what} first differs at index {idx}: expected {expected[idx]:.6g}, got {arr[idx]:.6g} "
         f"(max relative error {rel.max():.2e})"
@@ -302,6 +304,7 @@ def _probe_forward_backward(obj: Any, x: Any) -> dict[str, Any]:
 
 #: Helpers a step may name with ``func="@name"``; the first argument is ``on``'s object.
 PROBES: dict[str, Callable[..., Any]] = {
+    "@value": lambda obj: obj,  # send back a saved object, e.g. a param dict a layer mutated
     "@param_count": _probe_param_count,
     "@state_shapes": _probe_state_shapes,
     "@forward_backward": _probe_forward_backward,

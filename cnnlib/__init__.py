@@ -12,6 +12,9 @@ Submodules (import the one you need, e.g. ``from cnnlib import arith``):
 - ``graph``     drawings of computational graphs with forward values and gradients
 - ``models``    LeNet-5, AlexNet, VGG, GoogLeNet/Inception, ResNet, plain nets, ConvNetJS net
 - ``train``     fit/evaluate loop with progress bars, history, checkpoints, top-k
+- ``evalviz``   top-k predictions, confusion matrix, error curves, ILSVRC and cost charts
+- ``norm``      init statistics, normalisation-axes picture, BN sweeps and folding
+- ``activations`` activation functions, derivatives, saturation and dead-ReLU demos
 """
 
 __version__ = "0.1.0"

@@ -129,7 +129,7 @@ def receptive_field(layers: Sequence[Sequence[int]]) -> int:
     """
     r, jump = 1, 1
     for i, layer in enumerate(layers):
-        if len(layer) not in (2, 3):
+        if not isinstance(layer, (tuple, list)) or len(layer) not in (2, 3):
             raise ValueError(f"layer {i} must be (kernel, stride[, dilation]), got {layer!r}")
         k = check_int(f"layers[{i}] kernel", layer[0], 1)
         s = check_int(f"layers[{i}] stride", layer[1], 1)
@@ -229,6 +229,9 @@ def _fmt_bytes(n: int) -> str:
 def _macs(module: Any, out: Any) -> int:
     import torch.nn as nn
 
+    if isinstance(module, nn.modules.conv._ConvTransposeNd):
+        # a transposed conv scatters every *input* element over K/groups * kernel outputs
+        return 0  # filled in by the hook, which sees the input
     if isinstance(module, nn.modules.conv._ConvNd):
         per_out = (module.in_channels // module.groups)
         for k in module.kernel_size:
@@ -242,6 +245,12 @@ def _macs(module: Any, out: Any) -> int:
 def layer_table(model: Any, input_shape: Sequence[int], device: Any = None) -> LayerTable:
     """Run one example of ``input_shape`` (no batch axis, e.g. (3, 227, 227)) through ``model``
     and tabulate every leaf layer (and any module holding parameters of its own).
+
+    input_shape: always WITHOUT the batch axis: (C, H, W) for images, (C, L) for signals; a
+    batch of one is added. Each row's ``params`` are the module's own parameters, counted at its
+    first call only (shared modules are not double-counted); modules the forward pass never
+    calls do not appear. ``macs`` are multiply-adds for one example (conv and linear layers).
+    Runs under ``torch.no_grad`` in eval mode and restores every submodule's mode afterwards.
 
     Returns a LayerTable; ``print`` it, ``display`` it, or use ``.to_dicts()``.
     """
@@ -258,17 +267,29 @@ def layer_table(model: Any, input_shape: Sequence[int], device: Any = None) -> L
             device = next(model.parameters()).device
         except StopIteration:
             device = torch.device("cpu")
+    first = next((p for p in model.parameters() if p.is_floating_point()), None)
+    dtype = first.dtype if first is not None else torch.float32
     rows: list[LayerRow] = []
     hooks = []
+    counted: set[int] = set()  # a module called twice (shared weights) owns its params once
 
     def hook(name: str):
-        def fn(module: nn.Module, _inp: Any, out: Any) -> None:
+        def fn(module: nn.Module, inp: Any, out: Any) -> None:
             t = out[0] if isinstance(out, (tuple, list)) else out
             if not torch.is_tensor(t):
                 return
-            own = sum(p.numel() for p in module.parameters(recurse=False))
+            own = 0
+            if id(module) not in counted:
+                counted.add(id(module))
+                own = sum(p.numel() for p in module.parameters(recurse=False))
+            macs = _macs(module, t)
+            if isinstance(module, nn.modules.conv._ConvTransposeNd) and inp:
+                per_in = module.out_channels // module.groups
+                for k in module.kernel_size:
+                    per_in *= k
+                macs = int(inp[0][0].numel()) * per_in
             rows.append(LayerRow(name, type(module).__name__, tuple(t.shape[1:]), int(own),
-                                 _macs(module, t), int(t[0].numel() * t.element_size())))
+                                 macs, int(t[0].numel() * t.element_size())))
         return fn
 
     for name, module in model.named_modules():
@@ -276,13 +297,15 @@ def layer_table(model: Any, input_shape: Sequence[int], device: Any = None) -> L
         own = any(True for _ in module.parameters(recurse=False))
         if leaf or (own and module is not model):
             hooks.append(module.register_forward_hook(hook(name or type(module).__name__)))
-    was_training = model.training
+    # remember every submodule's mode: a model may hold frozen (eval) parts inside a training one
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros((1, *shape), device=device))
+            model(torch.zeros((1, *shape), device=device, dtype=dtype))
     finally:
         for h in hooks:
             h.remove()
-        model.train(was_training)
+        for m, mode in modes:
+            m.training = mode
     return LayerTable(rows, shape)

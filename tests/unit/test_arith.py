@@ -106,3 +106,86 @@ def test_layer_table_rejects_non_modules() -> None:
         arith.layer_table(lambda x: x, (3, 8, 8))
     with pytest.raises(ValueError, match="input_shape"):
         arith.layer_table(nn.ReLU(), (3, 0, 8))
+
+
+def test_not_fitting_message_suggests_a_fix() -> None:
+    with pytest.raises(ValueError) as err:
+        arith.conv_output_size(7, 3, stride=3)
+    msg = str(err.value)
+    assert msg.startswith("(7 - 3 + 2*0)/3 + 1 = 2.33")
+    assert "3x3 filter with stride 3" in msg and "7-wide input" in msg
+    assert "stride 1 or 2 or 4" in msg and "pad 1" in msg  # (7 + 2 - 3)/3 + 1 = 3 fits
+
+
+def test_conv_params_rectangular_and_typed() -> None:
+    assert arith.conv_params((3, 5), 4, 2) == 3 * 5 * 4 * 2 + 2
+    assert arith.conv_params(3, 8, 8, groups=8) == 9 * 8 + 8
+    with pytest.raises(TypeError, match="in_channels must be an integer"):
+        arith.conv_params(3, "64", 32)
+
+
+def test_layer_table_shared_module_counted_once_and_modes_restored() -> None:
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(2, 2, 3, padding=1)
+            self.bn = nn.BatchNorm2d(2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.bn(self.conv(self.conv(x)))
+
+    model = Twice()
+    model.bn.eval()  # a frozen part inside a training model
+    t = arith.layer_table(model, (2, 6, 6))
+    assert [r.name for r in t.rows] == ["conv", "conv", "bn"]
+    assert [r.params for r in t.rows] == [2 * 2 * 9 + 2, 0, 4]
+    assert t.total_params == sum(p.numel() for p in model.parameters())
+    assert t.total_macs == 2 * (2 * 6 * 6 * 2 * 9)  # both calls cost compute
+    assert model.training and model.conv.training and not model.bn.training
+
+
+def test_layer_table_linear_1d_and_transposed_conv() -> None:
+    model = nn.Sequential(nn.Conv1d(4, 8, 3, padding=1), nn.Linear(10, 5),
+                          nn.ConvTranspose1d(8, 3, 2, stride=2))
+    t = arith.layer_table(model, (4, 10))
+    assert [r.output_shape for r in t.rows] == [(8, 10), (8, 5), (3, 10)]
+    assert t.rows[0].macs == 8 * 10 * 4 * 3
+    assert t.rows[1].macs == 8 * 5 * 10  # Linear acts on the last axis of every row
+    assert t.rows[2].macs == (8 * 5) * 3 * 2  # every input element scattered over K*k outputs
+    assert t.total_activation_bytes == 4 * (80 + 40 + 30)
+    html = t._repr_html_()
+    assert html.startswith("<table>") and html.count("<tr>") == len(t.rows) + 2
+
+
+def test_layer_table_follows_the_model_dtype() -> None:
+    t = arith.layer_table(nn.Conv2d(1, 2, 3).double(), (1, 5, 5))
+    assert t.rows[0].output_shape == (2, 3, 3) and t.rows[0].activation_bytes == 18 * 8
+
+
+def test_receptive_field_rejects_non_pairs() -> None:
+    with pytest.raises(ValueError, match="layer 1"):
+        arith.receptive_field([(3, 1), 3])
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        arith.receptive_field([(3, 0)])
+
+
+def test_validate_helpers() -> None:
+    import numpy as np
+
+    from cnnlib._validate import check_int, check_ndim, check_pair
+
+    assert check_int("stride", np.int64(2), 1) == 2 and type(check_int("s", np.int64(2))) is int
+    with pytest.raises(TypeError, match=r"stride must be an integer, got 'a' \(str\)"):
+        check_int("stride", "a")
+    with pytest.raises(TypeError, match=r"got True \(bool\)"):
+        check_int("stride", True)
+    with pytest.raises(ValueError, match="stride must be >= 1, got 0"):
+        check_int("stride", 0, 1)
+    assert check_pair("f", 3, 1) == (3, 3) and check_pair("f", [2, 5], 1) == (2, 5)
+    with pytest.raises(ValueError, match=r"f\[1\] must be >= 1"):
+        check_pair("f", (3, 0), 1)
+    with pytest.raises(ValueError, match="pair"):
+        check_pair("f", (1, 2, 3), 1)
+    assert check_ndim("x", [[1, 2]], (2, 4)).shape == (1, 2)
+    with pytest.raises(ValueError, match=r"4 dimensions \(N, C, H, W\), got shape \(2,\)"):
+        check_ndim("x", [1, 2], 4, "(N, C, H, W)")

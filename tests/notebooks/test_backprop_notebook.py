@@ -1,0 +1,75 @@
+"""Notebook 03_backprop runs top to bottom (source and unsolved) and shows the right results."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbrun import code_errors, execute_notebook
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "03_backprop" / "backprop.ipynb"
+FAST = {"N_CHECK": 2, "WARMUP_EPOCHS": 1, "BIG_LRS": (1.0, 100.0)}
+_SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*",
+                       re.MULTILINE | re.DOTALL)
+
+pytestmark = pytest.mark.slow
+
+
+def _stream_text(nb: nbformat.NotebookNode) -> str:
+    return "".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+                   for out in cell.get("outputs", []) if out.get("output_type") == "stream")
+
+
+def _images(nb: nbformat.NotebookNode) -> int:
+    return sum("image/png" in out.get("data", {}) for cell in nb.cells
+               if cell.cell_type == "code" for out in cell.get("outputs", []))
+
+
+def test_source_notebook_runs_and_its_results_are_right() -> None:
+    start = time.perf_counter()
+    nb = execute_notebook(NOTEBOOK, FAST)
+    elapsed = time.perf_counter() - start
+    print(f"backprop notebook (turned down) ran in {elapsed:.1f} s")
+    assert code_errors(nb) == []
+    text = _stream_text(nb)
+
+    worst = float(re.search(r"largest relative error over all parameters: (\S+)", text).group(1))
+    assert worst < 5e-5, f"end-to-end gradient check of the small conv net failed: {worst}"
+
+    sat = {float(s): int(p) for s, p in re.findall(r"weight scale (\S+): (\d+)% of sigmoid", text)}
+    assert set(sat) == {1.0, 4.0} and sat[4.0] > sat[1.0] + 10, sat
+
+    before = int(re.search(r"before the big step\s+(\d+)% dead", text).group(1))
+    after = int(re.search(r"after one step at lr=100\s+(\d+)% dead", text).group(1))
+    assert after > before + 10, (before, after)
+
+    # circuit (x2), gate patterns, neuron, activations, 2 histogram sets, dead ReLU bars
+    assert _images(nb) >= 8
+
+
+def test_unsolved_notebook_fails_only_in_its_test_cells(tmp_path: Path) -> None:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    n_solutions = 0
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source, n = _SOLUTION.subn(r"\1raise NotImplementedError()", cell.source)
+            n_solutions += n
+    assert n_solutions >= 20
+    path = tmp_path / "backprop.ipynb"
+    nbformat.write(nb, path)
+
+    ran = execute_notebook(path, FAST, allow_errors=True)
+    graded = [c for c in ran.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    others = [c for c in ran.cells if c.cell_type == "code" and c not in graded]
+    assert len(graded) == 9
+    for cell in graded:
+        errors = [o["ename"] for o in cell.outputs if o.get("output_type") == "error"]
+        assert errors == ["NotImplementedError"], (cell.metadata["nbgrader"]["grade_id"], errors)
+    for cell in others:
+        assert not [o for o in cell.outputs if o.get("output_type") == "error"], cell.source[:80]
+    text = _stream_text(ran)
+    assert "MultiplyGate is not written yet" in text
+    assert "finish exercises 4 to 7" in text
