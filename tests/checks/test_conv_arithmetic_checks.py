@@ -1,0 +1,244 @@
+"""Hidden checks of 01_conv_arithmetic against the source notebook's solution and its mutants.
+
+The reference solution is extracted from the source notebook exactly as the grader extracts a
+submission; each mutant is that code with one classic mistake put in by a text replacement.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autograder import checkkit
+from autograder.checks import conv_arithmetic as checks
+from autograder.extract import solution_code
+
+NOTEBOOK = (Path(__file__).resolve().parents[2] / "notebooks" / "01_conv_arithmetic"
+            / "conv_arithmetic.ipynb")
+SEEDS = (0, 1, 2)
+
+
+@pytest.fixture(scope="module")
+def reference() -> str:
+    code = solution_code(NOTEBOOK, NOTEBOOK).code
+    assert "def convnetjs_table(" in code
+    return code
+
+
+def grade(code: str, seed: int = 0) -> dict[str, checkkit.Verdict]:
+    return checkkit.grade_inprocess(code, checks.build_checks(np.random.default_rng(seed)))
+
+
+def _span(code: str, func: str) -> tuple[int, int]:
+    """Line range [start, end) of the top-level definition of ``func``."""
+    for node in ast.parse(code).body:
+        if isinstance(node, ast.FunctionDef) and node.name == func:
+            return node.lineno - 1, node.end_lineno
+    raise AssertionError(f"{func} not found")
+
+
+def mutate(code: str, old: str, new: str, within: str | None = None) -> str:
+    """Replace ``old`` (exactly one occurrence, inside function ``within`` when given)."""
+    lines = code.splitlines(keepends=True)
+    a, b = _span(code, within) if within else (0, len(lines))
+    segment = "".join(lines[a:b])
+    assert segment.count(old) == 1, f"mutation target not found exactly once: {old!r}"
+    return "".join(lines[:a]) + segment.replace(old, new) + "".join(lines[b:])
+
+
+def replace_body(code: str, func: str, body: str) -> str:
+    """Replace the definition of ``func`` by one with the same signature line and ``body``."""
+    lines = code.splitlines(keepends=True)
+    a, b = _span(code, func)
+    assert lines[a].rstrip().endswith(":"), "signature must fit on one line"
+    return "".join(lines[: a + 1]) + body + "".join(lines[b:])
+
+
+def test_checks_match_notebook_grade_cells() -> None:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    cells = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"].get("points")
+             for c in nb.cells
+             if c.metadata.get("nbgrader", {}).get("grade")
+             and not c.metadata["nbgrader"].get("solution")}
+    built = checks.build_checks(np.random.default_rng(0))
+    assert {c.name: c.points for c in built} == cells
+    assert [c.name for c in built] == list(cells)  # same order as the notebook
+    assert sum(cells.values()) == 20
+    assert checks.ASSIGNMENT == NOTEBOOK.parent.name
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_reference_solution_gets_full_marks(reference: str, seed: int) -> None:
+    verdicts = grade(reference, seed)
+    assert {name: v.fraction for name, v in verdicts.items()} == {n: 1.0 for n in checks.POINTS}
+
+
+def test_cases_change_with_the_seed() -> None:
+    a = checks.build_checks(np.random.default_rng(0))[0].steps
+    b = checks.build_checks(np.random.default_rng(1))[0].steps
+    assert [s.args for s in a] != [s.args for s in b]
+
+
+CONV_OUTPUT_SIZE_MUTANTS = {
+    "silent floor": ("    return (n - f + 2 * pad) // stride + 1\n", "silently floored"),
+    "no +1": ("    return (n - f + 2 * pad) // stride\n", "the +1 is missing"),
+    "pad once": ("    return (n - f + pad) // stride + 1\n", "counted once"),
+    "stride ignored": ("    return n - f + 2 * pad + 1\n", "stride is ignored"),
+    "float result": ("    return (n - f + 2 * pad) / stride + 1\n", "float"),
+    "hard-coded visible tests": (
+        "    return {(7, 3, 1, 0): 5, (7, 3, 2, 0): 3, (32, 5, 1, 0): 28}.get("
+        "(n, f, stride, pad), 1)\n", "expected"),
+}
+
+
+@pytest.mark.parametrize("mutant", sorted(CONV_OUTPUT_SIZE_MUTANTS))
+@pytest.mark.parametrize("seed", SEEDS)
+def test_conv_output_size_mutants(reference: str, mutant: str, seed: int) -> None:
+    body, message = CONV_OUTPUT_SIZE_MUTANTS[mutant]
+    v = grade(replace_body(reference, "conv_output_size", body), seed)["test_conv_output_size"]
+    assert v.fraction < 1.0
+    assert message in v.message, v.message
+
+
+@pytest.mark.parametrize(
+    ("check", "old", "new", "message"),
+    [
+        ("test_conv_layer_params", "return f * f * in_depth * num_filters + num_filters",
+         "return f * f * in_depth * num_filters", "biases are forgotten"),
+        ("test_conv_layer_params", "return f * f * in_depth * num_filters + num_filters",
+         "return f * f * num_filters + num_filters", "does not span the input depth"),
+        ("test_conv_output_volume", "            num_filters)\n", "            _)\n",
+         "input depth D1"),
+        ("test_conv_output_volume", "return (conv_output_size(w1, f, stride, pad), "
+         "conv_output_size(h1, f, stride, pad)",
+         "return (conv_output_size(h1, f, stride, pad), conv_output_size(w1, f, stride, pad)",
+         "swapped"),
+        ("test_pool_output_volume",
+         "return conv_output_size(w1, f, stride), conv_output_size(h1, f, stride), d1",
+         "return d1, conv_output_size(h1, f, stride), conv_output_size(w1, f, stride)",
+         "channels-first"),
+        ("test_pool_output_volume",
+         "return conv_output_size(w1, f, stride), conv_output_size(h1, f, stride), d1",
+         "return (w1 - f) // stride, (h1 - f) // stride, d1", "the +1 is missing"),
+        ("test_max_pool_2d", "stride + f].max()", "stride + f].mean()", "average pooling"),
+        ("test_max_pool_2d", "    h2 = conv_output_size(x.shape[0], f, stride)\n"
+         "    w2 = conv_output_size(x.shape[1], f, stride)\n",
+         "    h2 = (x.shape[0] - f) // stride + 1\n    w2 = (x.shape[1] - f) // stride + 1\n",
+         "silently dropped"),
+        ("test_stacked_layers", "return 1 + num_layers * (f - 1)", "return num_layers * f",
+         "overlap"),
+        ("test_stacked_layers", "return num_layers * f * f * channels * channels",
+         "return num_layers * (f * f * channels * channels + channels)", "biases are counted"),
+        ("test_alexnet_table", '"output_shape": (h, w, d)', '"output_shape": (d, h, w)',
+         "(D, H, W) order"),
+        ("test_alexnet_table", "params = conv_layer_params(f, volume[2], k)",
+         "params = f * f * volume[2] * k", "biases"),
+        ("test_convnetjs_table", "params = conv_layer_params(5, volume[2], k)",
+         "params = 5 * 5 * k + k", "params should be"),
+    ],
+    ids=["params: biases forgotten",
+         "params: depth not spanned",
+         "volume: depth kept",
+         "volume: W and H swapped",
+         "pool volume: channels first",
+         "pool volume: no +1",
+         "max pool: average",
+         "max pool: silent floor",
+         "receptive field: no overlap",
+         "stacked params: biases counted",
+         "alexnet: (D, H, W) order",
+         "alexnet: biases forgotten",
+         "convnetjs: depth not spanned"],
+)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_mutants_lose_points_with_a_diagnosis(
+    reference: str, check: str, old: str, new: str, message: str, seed: int
+) -> None:
+    within = check.removeprefix("test_")
+    within = {"test_stacked_layers": None}.get(check, within)
+    verdicts = grade(mutate(reference, old, new, within), seed)
+    assert verdicts[check].fraction < 1.0
+    assert message in verdicts[check].message, verdicts[check].message
+
+
+def _hard_coded(func: str, size: int) -> str:
+    rows = checks.torch_table(
+        checks.ALEXNET_SPEC if func == "alexnet_table" else checks.CONVNETJS_SPEC, size)
+    return f"def {func}(input_size={size}):\n    return {rows!r}\n"
+
+
+@pytest.mark.parametrize(("func", "size"), [("alexnet_table", 227), ("convnetjs_table", 32)])
+def test_tables_copied_from_the_lecture_earn_only_the_default_case(
+    reference: str, func: str, size: int
+) -> None:
+    code = reference + "\n\n" + _hard_coded(func, size)  # the later definition wins
+    v = grade(code)[f"test_{func}"]
+    assert v.fraction == pytest.approx(1 / 3)
+    assert "compute every row from input_size" in v.message
+
+
+def test_missing_function_scores_zero(reference: str) -> None:
+    code = mutate(reference, "def stacked_params(", "def stacked_paramz(")
+    v = grade(code)["test_stacked_layers"]
+    assert v.fraction < 1.0
+    assert "stacked_params is not defined" in v.message
+
+
+def test_raising_not_implemented_scores_zero(reference: str) -> None:
+    code = replace_body(reference, "conv_layer_params", "    raise NotImplementedError()\n")
+    v = grade(code)["test_conv_layer_params"]
+    assert v.fraction == 0.0
+    assert "NotImplementedError" in v.message
+
+
+def test_alexnet_oracle_matches_the_lecture_numbers() -> None:
+    rows = checks.torch_table(checks.ALEXNET_SPEC, 227)
+    shapes = {r["name"]: r["output_shape"] for r in rows}
+    params = {r["name"]: r["params"] for r in rows}
+    assert shapes["CONV1"] == (55, 55, 96) and params["CONV1"] == 34944
+    assert shapes["POOL1"] == (27, 27, 96) and params["POOL1"] == 0
+    assert shapes["NORM1"] == (27, 27, 96) and params["NORM1"] == 0
+    assert shapes["CONV2"] == (27, 27, 256) and shapes["POOL2"] == (13, 13, 256)
+    assert shapes["CONV3"] == (13, 13, 384) and shapes["CONV5"] == (13, 13, 256)
+    assert shapes["POOL3"] == (6, 6, 256) and shapes["FC8"] == (1, 1, 1000)
+    assert params["FC6"] == 6 * 6 * 256 * 4096 + 4096
+
+
+def test_convnetjs_oracle_matches_the_lecture_numbers() -> None:
+    rows = checks.torch_table(checks.CONVNETJS_SPEC, 32)
+    assert [r["params"] for r in rows] == [1216, 0, 8020, 0, 10020, 0, 3210]
+    assert [r["output_shape"] for r in rows] == [
+        (32, 32, 16), (16, 16, 16), (16, 16, 20), (8, 8, 20), (8, 8, 20), (4, 4, 20), (1, 1, 10)]
+
+
+@pytest.mark.parametrize("size", checks.ALEXNET_SIZES)
+def test_alexnet_sizes_all_fit(size: int) -> None:
+    n = size
+    for f, s, p in [(11, 4, 0), (3, 2, 0), (5, 1, 2), (3, 2, 0), (3, 1, 1), (3, 2, 0)]:
+        out = checks.exact_output_size(n, f, s, p)
+        assert out.denominator == 1 and out >= 1
+        n = int(out)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 40), f=st.integers(1, 9), s=st.integers(1, 5), p=st.integers(0, 4))
+def test_exact_formula_agrees_with_torch_when_it_fits(n: int, f: int, s: int, p: int) -> None:
+    exact = checks.exact_output_size(n, f, s, p)
+    if n + 2 * p < f:
+        return
+    torch_w = checks.torch_conv_shape(n, n, 1, 1, f, s, p)[0]
+    assert torch_w == math.floor(exact)
+    assert (exact.denominator == 1) == (torch_w == exact)
+
+
+@settings(max_examples=15, deadline=None)
+@given(layers=st.integers(1, 6), f=st.sampled_from([1, 3, 5, 7]))
+def test_receptive_field_oracle(layers: int, f: int) -> None:
+    assert checks.torch_receptive_field(layers, f) == 1 + layers * (f - 1)
