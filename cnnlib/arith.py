@@ -54,14 +54,15 @@ def conv_output_size(
     span = n + 2 * pad - eff
     if span < 0:
         raise ValueError(
-            f"a {eff}-wide filter does not fit a {n}-wide input with pad {pad} "
+            f"a filter spanning {eff} cells does not fit a {n}-wide input with pad {pad} "
             f"(padded size {n + 2 * pad} < filter span {eff})"
         )
     if span % stride and not allow_floor:
         value = Fraction(span, stride) + 1
         raise ValueError(
             f"({n} - {eff} + 2*{pad})/{stride} + 1 = {float(value):.2f} is not an integer: "
-            f"a {f}x{f} filter with stride {stride} does not fit a {n}-wide input with pad {pad}"
+            f"a {f}x{f} filter{f' (dilation {dilation}, spanning {eff})' if dilation > 1 else ''}"
+            f" with stride {stride} does not fit a {n}-wide input with pad {pad}"
             + _fitting_suggestions(n, eff, stride, pad)
         )
     return span // stride + 1
@@ -242,15 +243,38 @@ def _macs(module: Any, out: Any) -> int:
     return 0
 
 
-def layer_table(model: Any, input_shape: Sequence[int], device: Any = None) -> LayerTable:
-    """Run one example of ``input_shape`` (no batch axis, e.g. (3, 227, 227)) through ``model``
-    and tabulate every leaf layer (and any module holding parameters of its own).
+def _drop_batch_axis(model: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """(N, C, H, W) -> (C, H, W) when the first conv/norm layer says an example has 3 axes."""
+    import torch.nn as nn
 
-    input_shape: always WITHOUT the batch axis: (C, H, W) for images, (C, L) for signals; a
-    batch of one is added. Each row's ``params`` are the module's own parameters, counted at its
-    first call only (shared modules are not double-counted); modules the forward pass never
-    calls do not appear. ``macs`` are multiply-adds for one example (conv and linear layers).
-    Runs under ``torch.no_grad`` in eval mode and restores every submodule's mode afterwards.
+    for m in model.modules():
+        if isinstance(m, nn.modules.conv._ConvNd):
+            example_ndim = 1 + len(m.kernel_size)
+        elif isinstance(m, nn.BatchNorm2d):
+            example_ndim = 3
+        elif isinstance(m, nn.BatchNorm3d):
+            example_ndim = 4
+        else:
+            continue  # Linear, BatchNorm1d, activations: any number of axes, so no clue
+        return shape[1:] if len(shape) == example_ndim + 1 else shape
+    return shape
+
+
+def layer_table(model: Any, input_shape: Sequence[int], device: Any = None) -> LayerTable:
+    """Run one example of ``input_shape`` (e.g. (3, 227, 227)) through ``model`` and tabulate
+    every leaf layer (and any module holding parameters of its own).
+
+    input_shape: (C, H, W) for images, (C, L) for signals; a batch of one is added. A shape
+    that already has a batch axis, (N, C, H, W), is accepted too when the model's first conv or
+    2-D/3-D batch-norm layer tells how many axes one example has; N is then replaced by 1.
+
+    Each row's ``params`` are the module's own parameters, counted at its first call only
+    (shared modules are not double-counted); modules the forward pass never calls do not
+    appear. ``output_shape`` has no batch axis; ``macs`` are multiply-adds for one example (conv
+    and linear layers, 0 for the rest); ``activation_bytes`` = output elements * element size
+    (4 for float32). Runs under ``torch.no_grad`` in eval mode and restores every submodule's
+    mode afterwards. device: where the example is made (default: where the model's parameters
+    are); the model is not moved.
 
     Returns a LayerTable; ``print`` it, ``display`` it, or use ``.to_dicts()``.
     """
@@ -259,9 +283,12 @@ def layer_table(model: Any, input_shape: Sequence[int], device: Any = None) -> L
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence):
+        raise TypeError(f"input_shape must be a tuple such as (3, 224, 224), got {input_shape!r}")
     shape = tuple(check_int(f"input_shape[{i}]", s, 1) for i, s in enumerate(input_shape))
     if not shape:
-        raise ValueError("input_shape must not be empty; give it without the batch axis")
+        raise ValueError("input_shape must not be empty; give it as (C, H, W)")
+    shape = _drop_batch_axis(model, shape)
     if device is None:
         try:
             device = next(model.parameters()).device

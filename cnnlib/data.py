@@ -11,7 +11,9 @@ Everything is deterministic given ``seed``. Images come as float32 in [0, 1], NC
 from __future__ import annotations
 
 import hashlib
+import numbers
 import pickle
+import random
 import tarfile
 import urllib.request
 from collections.abc import Sequence
@@ -19,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from cnnlib._validate import check_int
 
 __all__ = [
     "load_digits",
@@ -39,13 +39,23 @@ __all__ = [
 Split = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
+def _int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
 def _split(X: np.ndarray, y: np.ndarray, test_size: float, seed: int) -> Split:
     from sklearn.model_selection import train_test_split
 
-    if not 0.0 < test_size < 1.0:
+    if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real) or not (
+        0.0 < test_size < 1.0
+    ):
         raise ValueError(f"test_size must be between 0 and 1, got {test_size}")
     X_tr, X_te, y_tr, y_te = train_test_split(
-        X, y, test_size=test_size, random_state=seed, stratify=y
+        X, y, test_size=test_size, random_state=_int("seed", seed, 0), stratify=y
     )
     return X_tr, y_tr.astype(np.int64), X_te, y_te.astype(np.int64)
 
@@ -62,9 +72,10 @@ def load_digits(test_size: float = 0.2, seed: int = 0) -> Split:
     return _split(X, d.target, test_size, seed)
 
 
+# All ship inside scikit-image itself (no pooch download); checked with scikit-image 0.26.
 SAMPLE_IMAGES = (
-    "astronaut", "brick", "camera", "cat", "chelsea", "coffee", "coins", "grass", "gravel",
-    "horse", "moon", "page", "rocket", "text",
+    "astronaut", "brick", "camera", "cat", "chelsea", "checkerboard", "clock", "coffee",
+    "coins", "colorwheel", "grass", "gravel", "horse", "logo", "moon", "page", "rocket", "text",
 )
 
 
@@ -73,14 +84,16 @@ def load_sample_image(
 ) -> np.ndarray:
     """A real photograph shipped with scikit-image.
 
-    Returns float32 in [0, 1]: (H, W) when ``gray``, else (H, W, 3) (gray images are repeated).
-    size: optional (H, W) to resize to.
+    name: one of SAMPLE_IMAGES ("camera", "astronaut", "coins", ...).
+    Returns float32 in [0, 1]: (H, W) when ``gray`` (RGB through skimage.color.rgb2gray), else
+    (H, W, 3) (gray images repeated over the channels, an alpha channel dropped).
+    size: optional (H, W) to resize to (skimage.transform.resize, anti-aliased).
     """
     import skimage.data
     from skimage.color import gray2rgb, rgb2gray
     from skimage.transform import resize
 
-    if name not in SAMPLE_IMAGES:
+    if not isinstance(name, str) or name not in SAMPLE_IMAGES:
         raise ValueError(f"unknown sample image {name!r}; choose one of {', '.join(SAMPLE_IMAGES)}")
     img = np.asarray(getattr(skimage.data, name)())
     if img.dtype == bool:
@@ -94,7 +107,9 @@ def load_sample_image(
     elif not gray and img.ndim == 2:
         img = gray2rgb(img)
     if size is not None:
-        h, w = (check_int("size[0]", size[0], 1), check_int("size[1]", size[1], 1))
+        if not isinstance(size, (tuple, list)) or len(size) != 2:
+            raise ValueError(f"size must be a pair (height, width), got {size!r}")
+        h, w = _int("size[0]", size[0], 1), _int("size[1]", size[1], 1)
         img = resize(img, (h, w) + img.shape[2:], anti_aliasing=True)
     return np.clip(img, 0, 1).astype(np.float32)
 
@@ -114,16 +129,24 @@ def load_faces(seed: int = 0, test_size: float = 0.25) -> Split:
 def load_mnist1d(seed: int = 0, num_samples: int | None = None) -> Split:
     """MNIST-1D (Greydanus 2020), generated locally by the ``mnist1d`` package (no download).
 
-    Returns (X_train, y_train, X_test, y_test): X float32 (N, 1, 40), y int64 0..9; 4,000/1,000
-    examples by default (``num_samples`` in total, 80% for training).
+    Returns (X_train, y_train, X_test, y_test): X float32 (N, 1, 40) (standardised: mean 0,
+    std 1 over the whole set), y int64 0..9; 4,000/1,000 examples by default (``num_samples``
+    in total, rounded down to a multiple of 10, 80% for training). Never downloads.
     """
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args()
-    args.seed = check_int("seed", seed, 0)
+    args.seed = _int("seed", seed, 0)
     if num_samples is not None:
-        args.num_samples = check_int("num_samples", num_samples, 20)
-    d = make_dataset(args)
+        # make_dataset draws num_samples // 10 per class, so fewer than 20 leaves a split empty
+        args.num_samples = _int("num_samples", num_samples, 20)
+    # make_dataset reseeds the global numpy and random RNGs; give the caller theirs back
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        d = make_dataset(args)
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
     as_x = lambda a: np.asarray(a, dtype=np.float32)[:, None]  # noqa: E731
     return (as_x(d["x"]), np.asarray(d["y"], dtype=np.int64),
             as_x(d["x_test"]), np.asarray(d["y_test"], dtype=np.int64))
@@ -147,16 +170,31 @@ def cifar10_available(root: str | Path) -> bool:
     return (folder / "test_batch").is_file() and (folder / "data_batch_1").is_file()
 
 
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()  # noqa: S324 - integrity check against the published sum
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _download_cifar10(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     archive = root / "cifar-10-python.tar.gz"
     if not archive.exists():
-        urllib.request.urlretrieve(CIFAR10_URL, archive)  # noqa: S310 - fixed https URL
-    md5 = hashlib.md5(archive.read_bytes()).hexdigest()  # noqa: S324 - integrity, not security
+        part = archive.with_suffix(".part")  # a killed download must not look complete
+        urllib.request.urlretrieve(CIFAR10_URL, part)  # noqa: S310 - fixed https URL
+        part.replace(archive)
+    md5 = _md5(archive)
     if md5 != CIFAR10_MD5:
         raise OSError(f"{archive} is corrupt (md5 {md5}, expected {CIFAR10_MD5}); delete it")
     with tarfile.open(archive) as tar:
-        tar.extractall(root, filter="data")
+        dest = root.resolve()
+        for member in tar.getmembers():  # refuse absolute paths, "..", links out of root
+            target = (dest / member.name).resolve()
+            if dest not in target.parents or not (member.isfile() or member.isdir()):
+                raise OSError(f"refusing to extract suspicious archive member {member.name!r}")
+        tar.extractall(dest, filter="data")
 
 
 def load_cifar10(
@@ -177,7 +215,11 @@ def load_cifar10(
                 f"download=True) when online, or unpack {CIFAR10_URL} into {root}"
             )
     folder = root / _FOLDER
-    files = sorted(folder.glob("data_batch_*")) if train else [folder / "test_batch"]
+    if train:  # numeric order: data_batch_10 comes after data_batch_9, not after _1
+        files = sorted((f for f in folder.glob("data_batch_*") if f.name[11:].isdigit()),
+                       key=lambda f: int(f.name[11:]))
+    else:
+        files = [folder / "test_batch"]
     xs, ys = [], []
     for f in files:
         with open(f, "rb") as fh:
@@ -202,7 +244,7 @@ def write_cifar10_batches(
     y = np.asarray(y, dtype=np.int64)
     if len(y) != len(X):
         raise ValueError(f"X has {len(X)} images but y has {len(y)} labels")
-    n = check_int("n_train_batches", n_train_batches, 1)
+    n = _int("n_train_batches", n_train_batches, 1)
     folder = Path(root) / _FOLDER
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -238,8 +280,10 @@ def synthetic_shapes(
 
     Returns X float32 (n, 1, size, size) in [0, 1] and y int64 (index into ``shapes``).
     """
-    n = check_int("n", n, 1)
-    size = check_int("size", size, 8)
+    n = _int("n", n, 1)
+    size = _int("size", size, 8)
+    if isinstance(shapes, str):
+        raise TypeError(f"shapes must be a sequence of names, e.g. ({shapes!r},)")
     bad = [s for s in shapes if s not in _SHAPES]
     if bad or not shapes:
         raise ValueError(f"unknown shapes {bad}; choose from {', '.join(_SHAPES)}")
@@ -265,8 +309,8 @@ def synthetic_shapes(
     return X, y.astype(np.int64)
 
 
-def as_dataset(X: Any, y: Any):
-    """A torch TensorDataset of float32 inputs and int64 labels."""
+def as_dataset(X: Any, y: Any) -> Any:
+    """A torch.utils.data.TensorDataset of X as float32 (N, ...) and y as int64 (N,)."""
     import torch
 
     Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32)

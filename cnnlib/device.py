@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import statistics
 import time
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from cnnlib._validate import check_int
 
 __all__ = ["get_device", "describe_device", "synchronize", "time_fn", "Timing", "to_device"]
 
@@ -59,7 +62,9 @@ def get_device(prefer: str | None = None) -> torch.device:
 
 
 def describe_device(device: torch.device | str | None = None) -> str:
-    """One line naming the device, e.g. ``cpu (2 cores, torch 2.13.0)``."""
+    """One line naming the device (``get_device()`` when None), e.g.
+    ``cpu: 2 cores (torch 2.13.0)`` or ``cuda:0: NVIDIA H100 80GB HBM3, 79.1 GiB (torch 2.13.0)``.
+    """
     dev = get_device() if device is None else torch.device(device)
     if dev.type == "cuda":
         idx = dev.index if dev.index is not None else torch.cuda.current_device()
@@ -68,8 +73,8 @@ def describe_device(device: torch.device | str | None = None) -> str:
                 f"(torch {torch.__version__})")
     if dev.type == "mps":
         return f"mps: Apple GPU (torch {torch.__version__})"
-    return f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads, " \
-           f"torch {torch.__version__})"
+    cores = os.cpu_count() or 1
+    return f"cpu: {cores} core{'s' if cores != 1 else ''} (torch {torch.__version__})"
 
 
 def synchronize(device: torch.device | str | None = None) -> None:
@@ -101,9 +106,15 @@ def time_fn(
     device: torch.device | str | None = None, **kwargs: Any,
 ) -> Timing:
     """Time ``fn(*args, **kwargs)``: ``warmup`` untimed calls, then ``repeat`` timed ones, each
-    synchronised before and after on GPUs."""
-    if repeat < 1 or warmup < 0:
-        raise ValueError(f"need repeat >= 1 and warmup >= 0, got repeat={repeat}, warmup={warmup}")
+    synchronised before and after on GPUs (CUDA and MPS calls return once work is queued).
+
+    device: where ``fn`` runs, for the synchronisation (default ``get_device()``).
+    Returns a Timing in seconds per call: median, mean, std, min over the ``repeat`` calls.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    repeat = check_int("repeat", repeat, 1)
+    warmup = check_int("warmup", warmup, 0)
     dev = get_device() if device is None else torch.device(device)
     for _ in range(warmup):
         fn(*args, **kwargs)
@@ -121,13 +132,21 @@ def time_fn(
 
 
 def to_device(obj: Any, device: torch.device | str | None = None) -> Any:
-    """Move tensors and modules (also inside lists, tuples and dicts) to ``device``."""
+    """Move tensors and modules to ``device`` (default ``get_device()``), also inside lists,
+    tuples (named ones keep their type) and dicts; anything else is returned as it is.
+
+    Modules are moved in place (``Module.to``) and returned; tensors are copied when needed.
+    """
     dev = get_device() if device is None else torch.device(device)
     if isinstance(obj, (torch.Tensor, torch.nn.Module)):
         return obj.to(dev)
     if isinstance(obj, dict):
-        return {k: to_device(v, dev) for k, v in obj.items()}
+        moved = copy.copy(obj)  # keeps the mapping's type (OrderedDict, defaultdict, ...)
+        for k, v in obj.items():
+            moved[k] = to_device(v, dev)
+        return moved
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # namedtuple
+        return type(obj)(*(to_device(v, dev) for v in obj))
     if isinstance(obj, (list, tuple)):
-        moved = [to_device(v, dev) for v in obj]
-        return type(obj)(moved) if isinstance(obj, list) else tuple(moved)
+        return type(obj)(to_device(v, dev) for v in obj)
     return obj

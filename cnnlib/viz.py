@@ -6,6 +6,7 @@ calls ``plt.show()``: in a notebook the returned figure is displayed by Jupyter.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -13,8 +14,11 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+
+from cnnlib._validate import check_int
 
 __all__ = [
     "show_images",
@@ -62,8 +66,12 @@ def _as_image_list(images: Any) -> list[np.ndarray]:
     return out
 
 
-def _grid(n: int, ncols: int, cell: float = 1.6, figsize=None):
-    ncols = max(1, min(ncols, n))
+def _grid(
+    n: int, ncols: int, cell: float = 1.6, figsize: tuple[float, float] | None = None
+) -> tuple[Figure, Any]:
+    if n == 0:
+        raise ValueError("nothing to show: got 0 images")
+    ncols = max(1, min(check_int("ncols", ncols, 1), n))
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(
         nrows, ncols, figsize=figsize or (cell * ncols, cell * nrows + 0.3), squeeze=False
@@ -240,7 +248,8 @@ def plot_lines(
 
 
 def _geometry(n: int, f: int, stride: int, pad: int, dilation: int) -> tuple[int | None, str]:
-    """Output size (or None) and the line of arithmetic that explains it."""
+    """Output size (or None) and the line of arithmetic that explains it (arith's full message
+    when the configuration does not fit)."""
     from cnnlib import arith
 
     eff = dilation * (f - 1) + 1
@@ -248,11 +257,17 @@ def _geometry(n: int, f: int, stride: int, pad: int, dilation: int) -> tuple[int
     try:
         out = arith.conv_output_size(n, f, stride=stride, pad=pad, dilation=dilation)
     except ValueError as exc:
-        return None, str(exc).split(":")[0] + ": does not fit"
+        return None, str(exc)
     return out, f"({n} - {fsym} + 2*{pad})/{stride} + 1 = {out}"
 
 
-def _draw_grid(ax, x0: float, size: int, pad: int, label: str) -> None:
+def _short(text: str) -> str:
+    """First clause of a does-not-fit message, short enough for a figure title."""
+    head = text.split(":")[0].split(" (padded")[0]
+    return head if "does not fit" in head else head + ": does not fit"
+
+
+def _draw_grid(ax: Axes, x0: float, size: int, pad: int, label: str) -> None:
     total = size + 2 * pad
     for i in range(total):
         for j in range(total):
@@ -262,8 +277,8 @@ def _draw_grid(ax, x0: float, size: int, pad: int, label: str) -> None:
     ax.text(x0 + total / 2, total + 0.4, label, ha="center", va="bottom", fontsize=10)
 
 
-def _draw_taps(ax, x0: float, total: int, row: int, col: int, f: int, dilation: int,
-               color: str, alpha: float = 0.45) -> list:
+def _draw_taps(ax: Axes, x0: float, total: int, row: int, col: int, f: int, dilation: int,
+               color: str, alpha: float = 0.45) -> list[Rectangle]:
     patches = []
     for a in range(f):
         for b in range(f):
@@ -276,19 +291,23 @@ def _draw_taps(ax, x0: float, total: int, row: int, col: int, f: int, dilation: 
 
 
 def draw_conv_geometry(
-    n: int, f: int, stride: int = 1, pad: int = 0, dilation: int = 1, ax=None
+    n: int, f: int, stride: int = 1, pad: int = 0, dilation: int = 1, ax: Axes | None = None
 ) -> Figure:
     """Picture of one conv layer along one spatial axis pair (square input).
 
     Shows the padded n x n input (padding shaded), the first kernel window (orange) and the
     second one, one stride to the right (blue; dilation shows spaced taps), the output grid, and
     the output-size arithmetic in the title (or why the configuration does not fit).
+
+    ax: draw into this Axes (its figure is returned and left open); default a new figure.
+    Raises ValueError only when the filter is wider than the padded input (nothing to draw).
     """
     from cnnlib import arith
 
     arith.conv_output_size(n, f, stride, pad, dilation, allow_floor=True)  # validates the ints
     out, text = _geometry(n, f, stride, pad, dilation)
     total = n + 2 * pad
+    own = ax is None
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.5, 3.6))
     else:
@@ -313,19 +332,23 @@ def draw_conv_geometry(
     ax.set_ylim(-0.5, total + 1.5)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(f"F={f}, S={stride}, P={pad}, dilation={dilation}:  {text}", fontsize=10)
-    fig.tight_layout()
-    plt.close(fig)
+    title = text if out is not None else _short(text)
+    ax.set_title(f"F={f}, S={stride}, P={pad}, dilation={dilation}:  {title}", fontsize=10)
+    if own:  # a caller's figure is theirs to lay out and show
+        fig.tight_layout()
+        plt.close(fig)
     return fig
 
 
 def animate_convolution(
-    n: int = 5, f: int = 3, stride: int = 1, pad: int = 1, dilation: int = 1, interval: int = 400
+    n: int = 5, f: int = 3, stride: int = 1, pad: int = 1, dilation: int = 1, interval: int = 500
 ) -> animation.FuncAnimation:
     """A kernel sliding over the padded input, filling the output one position per frame.
 
-    Show it in a notebook with ``IPython.display.HTML(anim.to_jshtml())``. Raises ValueError
-    (from ``arith.conv_output_size``) when the configuration does not fit.
+    n: input width and height; f: filter size; interval: milliseconds per frame.
+    One frame per output position, (H' * W') frames in row-major order. Show it in a notebook
+    with ``IPython.display.HTML(anim.to_jshtml())``. Raises ValueError (from
+    ``arith.conv_output_size``) when the configuration does not fit.
     """
     from cnnlib import arith
 
@@ -367,7 +390,9 @@ def animate_convolution(
     return anim
 
 
-def conv_explorer(n: int = 7, f: int = 3, stride: int = 1, pad: int = 0, dilation: int = 1):
+def conv_explorer(
+    n: int = 7, f: int = 3, stride: int = 1, pad: int = 0, dilation: int = 1
+) -> Any:
     """Interactive explorer: sliders for N, F, S, P and dilation redraw the geometry picture and
     show the output size, or why the configuration does not fit.
 
@@ -390,8 +415,8 @@ def conv_explorer(n: int = 7, f: int = 3, stride: int = 1, pad: int = 0, dilatio
     def redraw(_change: Any = None) -> None:
         v = {k: s.value for k, s in sliders.items()}
         out, text = _geometry(v["N"], v["F"], v["S"], v["P"], v["dilation"])
-        label.value = (f"<b>output size: {out}</b> &nbsp; {text}" if out is not None
-                       else f"<b style='color:#b00'>{text}</b>")
+        label.value = (f"<b>output size: {out}</b> &nbsp; {html.escape(text)}" if out is not None
+                       else f"<b style='color:#b00'>{html.escape(text)}</b>")
         picture.clear_output(wait=True)
         with picture:
             if (v["dilation"] * (v["F"] - 1) + 1) <= v["N"] + 2 * v["P"]:

@@ -189,3 +189,38 @@ def test_validate_helpers() -> None:
     assert check_ndim("x", [[1, 2]], (2, 4)).shape == (1, 2)
     with pytest.raises(ValueError, match=r"4 dimensions \(N, C, H, W\), got shape \(2,\)"):
         check_ndim("x", [1, 2], 4, "(N, C, H, W)")
+
+
+def test_layer_table_accepts_a_batch_axis_and_drops_it() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 96, 11, stride=4), nn.ReLU())
+    with_batch = arith.layer_table(model, (8, 3, 227, 227))
+    assert with_batch.input_shape == (3, 227, 227)
+    assert [r.output_shape for r in with_batch.rows] == [(96, 55, 55), (96, 55, 55)]
+    assert with_batch.total_macs == arith.layer_table(model, (3, 227, 227)).total_macs
+    # a 1-D model: (C, L) has two axes, so (N, C, L) loses its first
+    t = arith.layer_table(nn.Conv1d(2, 4, 3), (5, 2, 10))
+    assert t.rows[0].output_shape == (4, 8)
+    with pytest.raises(TypeError, match="input_shape must be a tuple"):
+        arith.layer_table(model, "3x227x227")
+
+
+def test_pool_output_size_defaults_stride_to_window_and_checks_fit() -> None:
+    assert arith.pool_output_size(4, 2) == 2
+    with pytest.raises(ValueError, match="does not fit"):
+        arith.pool_output_size(5, 2)  # (5 - 2)/2 + 1 = 2.5
+    assert arith.pool_output_size(5, 3, stride=2, pad=1) == 3
+    assert arith.same_padding(2, dilation=2) == 1  # even F, but taps span 3 cells
+    with pytest.raises(ValueError, match="spanning 4 cells has no symmetric"):
+        arith.same_padding(2, dilation=3)
+    with pytest.raises(ValueError, match="dilation must be >= 1"):
+        arith.same_padding(3, dilation=0)
+
+
+def test_dilated_misfit_names_the_span_and_too_wide_filter_is_explained() -> None:
+    msg = r"\(8 - 5 \+ 2\*0\)/2 \+ 1 = 2\.50 .*dilation 2, spanning 5"
+    with pytest.raises(ValueError, match=msg):
+        arith.conv_output_size(8, 3, stride=2, dilation=2)
+    with pytest.raises(ValueError, match=r"spanning 11 cells does not fit a 7-wide input.*9 < "):
+        arith.conv_output_size(7, 11, pad=1)
+    with pytest.raises(ValueError, match="does not fit"):
+        arith.conv_output_size(7, 11, pad=1, allow_floor=True)  # floor cannot rescue this

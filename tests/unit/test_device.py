@@ -35,16 +35,22 @@ def test_env_override(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_describe_and_time() -> None:
+    import os
+
     text = device.describe_device("cpu")
-    assert text.startswith("cpu (") and "cores" in text and torch.__version__ in text
+    assert text.startswith(f"cpu: {os.cpu_count()} core") and f"(torch {torch.__version__})" in text
     calls = []
     t = device.time_fn(lambda: calls.append(1), warmup=2, repeat=5, device="cpu")
     assert len(calls) == 7 and t.repeat == 5 and t.device == "cpu"
     assert 0 < t.min <= t.median and t.std >= 0 and t.mean >= t.min
     with pytest.raises(AttributeError):
         t.median = 1.0  # frozen: a timing is a record
-    with pytest.raises(ValueError, match="repeat >= 1"):
+    with pytest.raises(ValueError, match="repeat must be >= 1"):
         device.time_fn(lambda: None, repeat=0)
+    with pytest.raises(TypeError, match="warmup must be an integer"):
+        device.time_fn(lambda: None, warmup="3")
+    with pytest.raises(TypeError, match="fn must be callable"):
+        device.time_fn(3.0)
 
 
 def test_to_device_nested() -> None:
@@ -53,6 +59,20 @@ def test_to_device_nested() -> None:
     assert isinstance(moved["a"], list) and isinstance(moved["a"][1], tuple)
     assert moved["a"][1][1] == 3 and moved["a"][0].device.type == "cpu"
     assert isinstance(moved["m"], torch.nn.Linear) and set(moved) == {"a", "m"}
+
+
+def test_to_device_keeps_container_types() -> None:
+    from collections import OrderedDict, defaultdict, namedtuple
+
+    Batch = namedtuple("Batch", "x y")
+    moved = device.to_device(Batch(torch.zeros(2), [torch.ones(1)]), "cpu")
+    assert type(moved) is Batch and isinstance(moved.y, list) and moved.x.shape == (2,)
+    od = device.to_device(OrderedDict(b=torch.zeros(1), a=1), "cpu")
+    assert type(od) is OrderedDict and list(od) == ["b", "a"] and od["a"] == 1
+    dd = defaultdict(list, {"t": torch.zeros(1)})
+    out = device.to_device(dd, "cpu")
+    assert type(out) is defaultdict and out["missing"] == [] and out is not dd
+    assert device.to_device("text", "cpu") == "text"
 
 
 @pytest.mark.gpu

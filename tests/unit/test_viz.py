@@ -6,6 +6,9 @@ import torch
 
 from cnnlib import viz
 
+# the tests inspect animations without rendering them, which matplotlib warns about
+pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
+
 
 @pytest.mark.parametrize(
     "shape", [(5, 8, 8), (5, 1, 8, 8), (5, 3, 8, 8), (5, 8, 8, 3)]
@@ -82,5 +85,54 @@ def test_explorer_updates_label_when_sliders_move() -> None:
     assert "output size: 3" in w.result_label.value
     w.sliders["S"].value = 3
     assert "does not fit" in w.result_label.value
+    assert "2.33 is not an integer" in w.result_label.value  # arith's own explanation
+    assert "try stride" in w.result_label.value
     w.sliders["P"].value = 1
     assert "output size: 3" in w.result_label.value
+    w.sliders["F"].value = 11  # wider than the padded input: nothing to draw, still explained
+    assert "does not fit a 7-wide input" in w.result_label.value
+    w.sliders["dilation"].value = 1
+    w.sliders["F"].value = 3
+    w.sliders["S"].value = 1
+    w.sliders["P"].value = 0
+    w.sliders["dilation"].value = 2  # span 5 on 7 -> 3
+    assert "output size: 3" in w.result_label.value
+
+
+def _padding_cells(ax) -> int:
+    from matplotlib.colors import to_hex
+
+    return sum(1 for p in ax.patches if to_hex(p.get_facecolor()) == "#dddddd")
+
+
+@pytest.mark.parametrize(("n", "p"), [(5, 1), (7, 0), (4, 2)])
+def test_geometry_shades_exactly_the_padding(n: int, p: int) -> None:
+    fig = viz.draw_conv_geometry(n, 3, 1, p)
+    assert _padding_cells(fig.axes[0]) == (n + 2 * p) ** 2 - n**2
+    assert f"= {n + 2 * p - 2}" in fig.axes[0].get_title()
+
+
+def test_geometry_draws_into_a_given_axes_and_rejects_bad_ints() -> None:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2)
+    assert viz.draw_conv_geometry(5, 3, ax=axes[1]) is fig
+    assert axes[1].patches and not axes[0].patches
+    assert plt.fignum_exists(fig.number)  # the caller's figure stays open for them to show
+    plt.close(fig)
+    with pytest.raises(TypeError, match="stride must be an integer"):
+        viz.draw_conv_geometry(5, 3, stride="2")
+    with pytest.raises(TypeError, match="ncols must be an integer"):
+        viz.show_images(np.zeros((2, 4, 4)), ncols=2.5)
+
+
+def test_animation_defaults_and_dilated_taps() -> None:
+    anim = viz.animate_convolution()
+    assert anim._interval == 500 and len(list(anim.new_frame_seq())) == 25
+    anim = viz.animate_convolution(7, 3, 1, 0, dilation=2)
+    assert len(list(anim.new_frame_seq())) == 9
+    anim._func(4)  # centre position: 9 taps spread 2 apart
+    ax = anim._fig.axes[0]
+    taps = [p for p in ax.patches if p.get_alpha() == 0.45]
+    xs = sorted({p.get_x() for p in taps})
+    assert len(taps) == 9 and xs == [1, 3, 5]
