@@ -7,6 +7,8 @@ BIN           := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 LAB_ARGS      ?=
 PYTEST_ARGS   ?=
+# Test workers: the slow modules are grouped (tests/conftest.py) so they run side by side.
+JOBS          ?= 2
 
 # A CPU-only Linux machine would otherwise get PyPI's multi-GB CUDA build of torch: use
 # PyTorch's CPU wheel index there. GPU users: see README ("Using a GPU").
@@ -37,10 +39,10 @@ lab: setup
 	$(BIN)/jupyter lab notebooks/ $(ROOT_ARGS) $(LAB_ARGS)
 
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) -m "not slow and not browser" $(PYTEST_ARGS)
 
 test-gpu: setup
 	$(BIN)/python -m pytest -m gpu $(PYTEST_ARGS)
@@ -49,7 +51,7 @@ bench: setup
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 lint: setup
-	$(BIN)/ruff check cnnlib autograder tests bench
+	$(BIN)/ruff check .
 
 clean-course:
 	rm -rf course

@@ -15,6 +15,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+from xdist_groups import xdist_group_of  # noqa: E402 - needs the sys.path entry above
+
 
 def _cuda_available() -> bool:
     try:
@@ -25,6 +27,11 @@ def _cuda_available() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    slow_modules = {i.path for i in items if "slow" in i.keywords or "browser" in i.keywords}
+    for item in items:
+        group = xdist_group_of(item, slow_modules)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
     if _cuda_available():
         return
     skip = pytest.mark.skip(reason="no CUDA device on this machine (run `pytest -m gpu` on one)")

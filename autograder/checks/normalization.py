@@ -12,9 +12,8 @@ student's code sees, never from the student's results:
 - running averages: the course convention ``running = momentum * running + (1 - momentum) *
   batch`` with the *biased* batch variance (torch's ``momentum`` is ``1 - ours`` and torch keeps
   the unbiased variance in ``running_var``, so these two numbers are computed with numpy).
-  The student's in-place update of ``bn_param`` is read back by copying the dict with
-  ``deepcopy`` before and after the call (imported at the top of the notebook's
-  ``batchnorm_forward`` cell, so that the extracted submission code contains it).
+  The student's in-place update of ``bn_param`` is read back with the ``@value`` probe: the
+  dict is saved in the sandbox, passed to the student's function, then sent back as it is.
 - mean subtraction: numpy means of the training images.
 - dropout: the mask is the student's (any RNG is fine), so the checks test properties: every
   output is 0 or x / (1 - p), the dropped fraction is p within 6 binomial standard deviations
@@ -76,9 +75,6 @@ NOT_UPDATED = "the running averages were not updated in train mode"
 REVERSED = ("the momentum convention is reversed: the course uses running = momentum * running "
             "+ (1 - momentum) * batch (torch's momentum is 1 minus ours)")
 BATCH_AT_TEST = "batch statistics are used at test time instead of the running averages"
-MISSING_DEEPCOPY = ("the line 'from copy import deepcopy' above batchnorm_forward was removed: "
-                    "the grader copies bn_param with it to read your running averages; put it "
-                    "back")
 CONSTANT_STATS = ("the batch mean and variance were treated as constants in the backward pass "
                   "(they depend on x too)")
 
@@ -249,7 +245,7 @@ def _running_oracles(c: dict[str, Any], axes: tuple[int, ...]) -> dict[str, np.n
 
 def _bn_forward_check(rng: np.random.Generator, name: str, func: str, shape: tuple[int, ...],
                       points: int) -> Check:
-    """Train output, running averages (read back through deepcopy) and test output."""
+    """Train output, running averages (read back from the mutated bn_param) and test output."""
     c = _bn_case(rng, shape)
     axes = (0,) if len(shape) == 2 else (0, 2, 3)
     C = shape[1]
@@ -261,9 +257,9 @@ def _bn_forward_check(rng: np.random.Generator, name: str, func: str, shape: tup
     test_param = {"mode": "test", "eps": eps, "momentum": c["momentum"],
                   "running_mean": c["rm"].copy(), "running_var": c["rv"].copy()}
     steps = [
-        Call("deepcopy", (train_param,), save="p", ret=False),
+        Call("@value", (train_param,), save="p", ret=False),
         Call(func, (c["x"], c["gamma"], c["beta"], Ref("p")), save="fwd"),
-        Call("deepcopy", (Ref("p"),)),
+        Call("@value", on="p"),
         Call(func, (x_test, c["gamma"], c["beta"], test_param)),
     ]
     out_train = _bn_train(c["x"], c["gamma"], c["beta"], eps)
@@ -289,9 +285,7 @@ def _bn_forward_check(rng: np.random.Generator, name: str, func: str, shape: tup
     }
 
     def judge(results: list[Any]) -> Verdict:
-        copied, fwd, after, test = results
-        if isinstance(copied, Raised):
-            return Verdict(0.0, MISSING_DEEPCOPY)
+        _, fwd, after, test = results
         parts, bad = _parts(fwd, 2, f"{func} in train mode")
         if bad:
             return bad

@@ -1,71 +1,19 @@
-"""Hidden checks of 05_case_studies against the source notebook's solution and its mutants.
-
-The reference solution is extracted from the source notebook exactly as the grader extracts a
-submission; each mutant is that code with one classic mistake put in by text replacement, and
-must lose points with a message that names the mistake.
+"""Hidden checks of 05_case_studies that only this assignment has: mutants of the residual
+block, the inception module and the VGG budget, and wrong return types. What every assignment's
+checks must do is in test_all_assignments.py.
 """
 
 from __future__ import annotations
 
-import copy
-import re
-from pathlib import Path
-
-import nbformat
-import numpy as np
 import pytest
+from _common import ASSIGNMENTS, assert_loses_points, mutate
 
-from autograder import checkkit
-from autograder.checks import case_studies as checks
-from autograder.extract import solution_code
-
-NOTEBOOK = (Path(__file__).resolve().parents[2] / "notebooks" / "05_case_studies"
-            / "case_studies.ipynb")
-SEEDS = (0, 1, 2)
-
-
-@pytest.fixture(scope="module")
-def reference() -> str:
-    code = solution_code(NOTEBOOK, NOTEBOOK).code
-    for name in ("def vgg_budget(", "def vgg16_budget(", "class InceptionModule(",
-                 "class ResidualBlock("):
-        assert name in code
-    return code
-
-
-def grade(code: str, seed: int = 0) -> dict[str, checkkit.Verdict]:
-    return checkkit.grade_inprocess(code, checks.build_checks(np.random.default_rng(seed)))
-
-
-def mutate(code: str, *pairs: tuple[str, str]) -> str:
-    """Apply replacements, each of a text that occurs exactly once."""
-    for old, new in pairs:
-        assert code.count(old) == 1, f"mutation target not found exactly once: {old!r}"
-        code = code.replace(old, new)
-    return code
-
-
-def test_checks_match_notebook_grade_cells() -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    cells = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"].get("points")
-             for c in nb.cells
-             if c.metadata.get("nbgrader", {}).get("grade")
-             and not c.metadata["nbgrader"].get("solution")}
-    built = checks.build_checks(np.random.default_rng(0))
-    assert {c.name: c.points for c in built} == cells == checks.POINTS
-    assert [c.name for c in built] == list(cells)  # notebook order
-    assert checks.ASSIGNMENT == NOTEBOOK.parent.name
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-def test_reference_solution_gets_full_marks(reference: str, seed: int) -> None:
-    verdicts = grade(reference, seed)
-    assert {n: v.fraction for n, v in verdicts.items()} == {n: 1.0 for n in checks.POINTS}
+A = ASSIGNMENTS["case_studies"]  # also the assignment of the `reference` fixture
 
 
 def test_cases_depend_on_the_seed() -> None:
-    a = checks.build_checks(np.random.default_rng(0))
-    b = checks.build_checks(np.random.default_rng(1))
+    a = A.build(0)
+    b = A.build(1)
     assert [s.args for s in a[2].steps[::4]] != [s.args for s in b[2].steps[::4]]
 
 
@@ -99,13 +47,6 @@ RESIDUAL_MUTANTS = {
         ("if stride != 1 or in_channels != out_channels:", "if False:"),
     ),
 }
-
-
-@pytest.mark.parametrize("mistake", sorted(RESIDUAL_MUTANTS))
-def test_residual_block_mutants_lose_points_with_named_mistake(reference, mistake):
-    v = grade(mutate(reference, *RESIDUAL_MUTANTS[mistake]), seed=3)["test_residual_block"]
-    assert v.fraction < 1.0
-    assert mistake in v.message, v.message
 
 
 INCEPTION_MUTANTS = {
@@ -145,13 +86,6 @@ INCEPTION_MUTANTS = {
 }
 
 
-@pytest.mark.parametrize("mistake", sorted(INCEPTION_MUTANTS))
-def test_inception_mutants_lose_points_with_named_mistake(reference, mistake):
-    v = grade(mutate(reference, *INCEPTION_MUTANTS[mistake]), seed=4)["test_inception_module"]
-    assert v.fraction < 1.0
-    assert mistake in v.message, v.message
-
-
 BUDGET_MUTANTS = {
     "the biases are not counted": (
         ('"params": 3 * 3 * c * v + v}', '"params": 3 * 3 * c * v}'),
@@ -174,36 +108,20 @@ BUDGET_MUTANTS = {
 }
 
 
-@pytest.mark.parametrize("mistake", sorted(BUDGET_MUTANTS))
-def test_budget_mutants_lose_points_with_named_mistake(reference, mistake):
-    v = grade(mutate(reference, *BUDGET_MUTANTS[mistake]), seed=5)["test_vgg_budget"]
-    assert v.fraction < 1.0
-    assert mistake in v.message, v.message
+# check: (seed, its mutants); each mutant's name is the mistake its feedback must name
+MUTANTS = {"test_residual_block": (3, RESIDUAL_MUTANTS),
+           "test_inception_module": (4, INCEPTION_MUTANTS),
+           "test_vgg_budget": (5, BUDGET_MUTANTS)}
 
 
-def _release(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """What nbgrader's release does to solution regions: the body becomes a raise."""
-    nb = copy.deepcopy(nb)
-    region = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*$",
-                        re.S | re.M)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = region.sub(lambda m: m.group(1) + "raise NotImplementedError()",
-                                     cell.source)
-    return nb
-
-
-def test_unsolved_release_scores_zero_with_reason():
-    source = nbformat.read(NOTEBOOK, as_version=4)
-    released = solution_code(_release(source), source).code
-    assert "BEGIN SOLUTION" not in released and "NotImplementedError" in released
-    v = grade(released)
-    assert all(x.fraction == 0.0 for x in v.values())
-    for name in checks.POINTS:
-        assert "NotImplementedError" in v[name].message, v[name].message
+@pytest.mark.parametrize(("check", "mistake"),
+                         [(c, m) for c, (_, table) in MUTANTS.items() for m in sorted(table)])
+def test_mutants_lose_points_with_named_mistake(reference, check, mistake):
+    seed, table = MUTANTS[check]
+    assert_loses_points(A, mutate(reference, *table[mistake]), check, mistake, seeds=(seed,))
 
 
 def test_wrong_return_types_get_clear_messages(reference):
     code = reference + "\n\ndef vgg_budget(*a, **k):\n    return 42\n"
-    v = grade(code)["test_vgg_budget"]
+    v = A.grade(code)["test_vgg_budget"]
     assert v.fraction <= 0.5 and "list of dicts" in v.message

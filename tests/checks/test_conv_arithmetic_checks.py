@@ -1,88 +1,35 @@
-"""Hidden checks of 01_conv_arithmetic against the source notebook's solution and its mutants.
+"""Hidden checks of 01_conv_arithmetic that only this assignment has.
 
-The reference solution is extracted from the source notebook exactly as the grader extracts a
-submission; each mutant is that code with one classic mistake put in by a text replacement.
+Mutants of the output-size formula and of each exercise, tables copied from the lecture, a
+missing function, and the torch oracles behind the checks (AlexNet, ConvNetJS, receptive field).
+What every assignment's checks must do is in test_all_assignments.py.
 """
 
 from __future__ import annotations
 
-import ast
 import math
-from pathlib import Path
 
-import nbformat
-import numpy as np
 import pytest
+from _common import ASSIGNMENTS, SEEDS, assert_loses_points, mutate, span
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder import checkkit
 from autograder.checks import conv_arithmetic as checks
-from autograder.extract import solution_code
 
-NOTEBOOK = (Path(__file__).resolve().parents[2] / "notebooks" / "01_conv_arithmetic"
-            / "conv_arithmetic.ipynb")
-SEEDS = (0, 1, 2)
-
-
-@pytest.fixture(scope="module")
-def reference() -> str:
-    code = solution_code(NOTEBOOK, NOTEBOOK).code
-    assert "def convnetjs_table(" in code
-    return code
-
-
-def grade(code: str, seed: int = 0) -> dict[str, checkkit.Verdict]:
-    return checkkit.grade_inprocess(code, checks.build_checks(np.random.default_rng(seed)))
-
-
-def _span(code: str, func: str) -> tuple[int, int]:
-    """Line range [start, end) of the top-level definition of ``func``."""
-    for node in ast.parse(code).body:
-        if isinstance(node, ast.FunctionDef) and node.name == func:
-            return node.lineno - 1, node.end_lineno
-    raise AssertionError(f"{func} not found")
-
-
-def mutate(code: str, old: str, new: str, within: str | None = None) -> str:
-    """Replace ``old`` (exactly one occurrence, inside function ``within`` when given)."""
-    lines = code.splitlines(keepends=True)
-    a, b = _span(code, within) if within else (0, len(lines))
-    segment = "".join(lines[a:b])
-    assert segment.count(old) == 1, f"mutation target not found exactly once: {old!r}"
-    return "".join(lines[:a]) + segment.replace(old, new) + "".join(lines[b:])
+A = ASSIGNMENTS["conv_arithmetic"]  # also the assignment of the `reference` fixture
 
 
 def replace_body(code: str, func: str, body: str) -> str:
     """Replace the definition of ``func`` by one with the same signature line and ``body``."""
     lines = code.splitlines(keepends=True)
-    a, b = _span(code, func)
+    a, b = span(code, func)
     assert lines[a].rstrip().endswith(":"), "signature must fit on one line"
     return "".join(lines[: a + 1]) + body + "".join(lines[b:])
 
 
-def test_checks_match_notebook_grade_cells() -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    cells = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"].get("points")
-             for c in nb.cells
-             if c.metadata.get("nbgrader", {}).get("grade")
-             and not c.metadata["nbgrader"].get("solution")}
-    built = checks.build_checks(np.random.default_rng(0))
-    assert {c.name: c.points for c in built} == cells
-    assert [c.name for c in built] == list(cells)  # same order as the notebook
-    assert sum(cells.values()) == 20
-    assert checks.ASSIGNMENT == NOTEBOOK.parent.name
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-def test_reference_solution_gets_full_marks(reference: str, seed: int) -> None:
-    verdicts = grade(reference, seed)
-    assert {name: v.fraction for name, v in verdicts.items()} == {n: 1.0 for n in checks.POINTS}
-
-
 def test_cases_change_with_the_seed() -> None:
-    a = checks.build_checks(np.random.default_rng(0))[0].steps
-    b = checks.build_checks(np.random.default_rng(1))[0].steps
+    a = A.build(0)[0].steps
+    b = A.build(1)[0].steps
     assert [s.args for s in a] != [s.args for s in b]
 
 
@@ -102,9 +49,8 @@ CONV_OUTPUT_SIZE_MUTANTS = {
 @pytest.mark.parametrize("seed", SEEDS)
 def test_conv_output_size_mutants(reference: str, mutant: str, seed: int) -> None:
     body, message = CONV_OUTPUT_SIZE_MUTANTS[mutant]
-    v = grade(replace_body(reference, "conv_output_size", body), seed)["test_conv_output_size"]
-    assert v.fraction < 1.0
-    assert message in v.message, v.message
+    code = replace_body(reference, "conv_output_size", body)
+    assert_loses_points(A, code, "test_conv_output_size", message, seeds=(seed,))
 
 
 @pytest.mark.parametrize(
@@ -163,9 +109,8 @@ def test_mutants_lose_points_with_a_diagnosis(
 ) -> None:
     within = check.removeprefix("test_")
     within = {"test_stacked_layers": None}.get(check, within)
-    verdicts = grade(mutate(reference, old, new, within), seed)
-    assert verdicts[check].fraction < 1.0
-    assert message in verdicts[check].message, verdicts[check].message
+    code = mutate(reference, (old, new), within=within)
+    assert_loses_points(A, code, check, message, seeds=(seed,))
 
 
 def _hard_coded(func: str, size: int) -> str:
@@ -179,21 +124,19 @@ def test_tables_copied_from_the_lecture_earn_only_the_default_case(
     reference: str, func: str, size: int
 ) -> None:
     code = reference + "\n\n" + _hard_coded(func, size)  # the later definition wins
-    v = grade(code)[f"test_{func}"]
+    v = A.grade(code)[f"test_{func}"]
     assert v.fraction == pytest.approx(1 / 3)
     assert "compute every row from input_size" in v.message
 
 
 def test_missing_function_scores_zero(reference: str) -> None:
-    code = mutate(reference, "def stacked_params(", "def stacked_paramz(")
-    v = grade(code)["test_stacked_layers"]
-    assert v.fraction < 1.0
-    assert "stacked_params is not defined" in v.message
+    code = mutate(reference, ("def stacked_params(", "def stacked_paramz("))
+    assert_loses_points(A, code, "test_stacked_layers", "stacked_params is not defined", seeds=(0,))
 
 
 def test_raising_not_implemented_scores_zero(reference: str) -> None:
     code = replace_body(reference, "conv_layer_params", "    raise NotImplementedError()\n")
-    v = grade(code)["test_conv_layer_params"]
+    v = A.grade(code)["test_conv_layer_params"]
     assert v.fraction == 0.0
     assert "NotImplementedError" in v.message
 

@@ -1,84 +1,27 @@
-"""Hidden checks of 02_convolution against the source notebook's solution and its mutants.
+"""Hidden checks of 02_convolution that only this assignment has.
 
-The reference solution is extracted from the source notebook exactly as the grader extracts a
-submission; each mutant is that code with one classic mistake put in by a text replacement, and
-must lose points with a message that names the mistake.
+Mutants of every function (named for at least one seed: some seeds draw cases where a mistake
+cannot show), an empty submission and hard-coded visible answers. What every assignment's
+checks must do is in test_all_assignments.py.
 """
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
-import nbformat
 import numpy as np
 import pytest
+from _common import ASSIGNMENTS, SEEDS, assert_loses_points, mutate
 
-from autograder import checkkit
-from autograder.checks import convolution as checks
-from autograder.extract import solution_code
-
-NOTEBOOK = (Path(__file__).resolve().parents[2] / "notebooks" / "02_convolution"
-            / "convolution.ipynb")
-SEEDS = (0, 1, 2)
-
-
-@pytest.fixture(scope="module")
-def reference() -> str:
-    code = solution_code(NOTEBOOK, NOTEBOOK).code
-    assert "def conv_forward_im2col(" in code
-    # The sandbox cannot import the course library; the solutions must not need it.
-    return "".join(line for line in code.splitlines(keepends=True)
-                   if not line.startswith(("from cnnlib", "import cnnlib")))
-
-
-def grade(code: str, seed: int = 0) -> dict[str, checkkit.Verdict]:
-    return checkkit.grade_inprocess(code, checks.build_checks(np.random.default_rng(seed)))
-
-
-def _span(code: str, func: str) -> tuple[int, int]:
-    for node in ast.parse(code).body:
-        if isinstance(node, ast.FunctionDef) and node.name == func:
-            return node.lineno - 1, node.end_lineno
-    raise AssertionError(f"{func} not found")
-
-
-def mutate(code: str, old: str, new: str, within: str) -> str:
-    """Replace ``old`` (exactly once) inside the top-level function ``within``."""
-    lines = code.splitlines(keepends=True)
-    a, b = _span(code, within)
-    segment = "".join(lines[a:b])
-    assert segment.count(old) == 1, f"mutation target not found exactly once: {old!r}"
-    return "".join(lines[:a]) + segment.replace(old, new) + "".join(lines[b:])
-
-
-def test_checks_match_notebook_grade_cells() -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    cells = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"].get("points")
-             for c in nb.cells
-             if c.metadata.get("nbgrader", {}).get("grade")
-             and not c.metadata["nbgrader"].get("solution")}
-    built = checks.build_checks(np.random.default_rng(0))
-    assert {c.name: c.points for c in built} == cells
-    assert [c.name for c in built] == list(cells)
-    assert checks.ASSIGNMENT == NOTEBOOK.parent.name
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-def test_reference_solution_gets_full_marks(reference: str, seed: int) -> None:
-    verdicts = grade(reference, seed)
-    assert {n: v.fraction for n, v in verdicts.items()} == {n: 1.0 for n in checks.POINTS}, \
-        {n: v.message for n, v in verdicts.items() if v.fraction < 1}
+A = ASSIGNMENTS["convolution"]  # also the assignment of the `reference` fixture
 
 
 def test_cases_change_with_the_seed() -> None:
-    a = checks.build_checks(np.random.default_rng(0))[4].steps[0].args[0]
-    b = checks.build_checks(np.random.default_rng(1))[4].steps[0].args[0]
+    a = A.build(0)[4].steps[0].args[0]
+    b = A.build(1)[4].steps[0].args[0]
     assert a.shape != b.shape or not np.array_equal(a, b)
 
 
 def test_missing_functions_score_zero() -> None:
-    verdicts = grade("import numpy as np\n")
+    verdicts = A.grade("import numpy as np\n")
     assert all(v.fraction == 0 for v in verdicts.values())
     assert "not defined in your notebook" in verdicts["test_conv1d"].message
 
@@ -91,7 +34,7 @@ def test_hard_coded_visible_answers_score_zero() -> None:
         "def match_template(image, patch):\n    return (5, 7)\n"
         "def shift_equivariance_error(image, kernel, shift, border=None):\n    return 0.0\n"
     )
-    verdicts = grade(code)
+    verdicts = A.grade(code)
     for name in ("test_conv1d", "test_max_pool_forward_naive", "test_match_template"):
         assert verdicts[name].fraction < 0.5, (name, verdicts[name])
     eq = verdicts["test_shift_equivariance_error"]
@@ -168,11 +111,6 @@ TEST_OF = {"conv1d": "test_conv1d", "true_convolution2d": "test_true_convolution
                          ids=[f"{m[0]}:{m[3]}" for m in MUTANTS])
 def test_mutant_loses_points_and_is_named(reference: str, func: str, old: str, new: str,
                                           words: str) -> None:
-    code = mutate(reference, old, new, within=func)
-    messages = []
-    for seed in SEEDS:
-        verdict = grade(code, seed)[TEST_OF[func]]
-        assert verdict.fraction < 1.0, f"seed {seed}: mutant got full marks"
-        messages.append(verdict.message)
+    code = mutate(reference, (old, new), within=func)
     # The mistake is named for at least one seed (some seeds draw cases where it cannot show).
-    assert any(words in m for m in messages), messages
+    assert_loses_points(A, code, TEST_OF[func], words, SEEDS, named_by_every_seed=False)

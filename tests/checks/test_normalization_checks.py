@@ -1,107 +1,33 @@
-"""Hidden checks of 04_normalization against the source notebook's solution and its mutants.
+"""Hidden checks of 04_normalization that only this assignment has.
 
-The reference solution is extracted from the source notebook exactly as the grader extracts a
-submission (cnnlib is not importable in the sandbox, so its import is dropped here too); each
-mutant is that code with one classic mistake put in by a text replacement, and must lose points
-on the named check with a message that names the mistake.
+Mutants of each normalization (cnnlib is not importable in the sandbox, so the reference drops
+its import, see _common.py) must lose points on the named check with a message that names the
+mistake; hard-coded answers earn nothing, any random generator is fine for dropout, and the
+notebook keeps its nbgrader structure. What every assignment's checks must do is in
+test_all_assignments.py.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import nbformat
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from _common import ASSIGNMENTS, assert_loses_points, mutate
 
-from autograder.checkkit import Verdict, grade_inprocess
 from autograder.checks import normalization
-from autograder.extract import solution_code
 
-NOTEBOOK = (Path(__file__).resolve().parents[2] / "notebooks" / "04_normalization"
-            / "normalization.ipynb")
-
-
-@pytest.fixture(scope="module")
-def reference() -> str:
-    extracted = solution_code(NOTEBOOK, NOTEBOOK)
-    # The source compared with itself differs from its *released* locked cells (hidden tests
-    # are still in): those notes are expected, anything else is not.
-    assert [p for p in extracted.problems if not p.startswith("locked cell")] == []
-    assert "from copy import deepcopy" in extracted.code  # the checks read bn_param through it
-    return "\n".join(line for line in extracted.code.splitlines()
-                     if not line.startswith("from cnnlib import"))
-
-
-def _grade(code: str, seed: int, only: str | None = None) -> dict[str, Verdict]:
-    checks = normalization.build_checks(np.random.default_rng(seed))
-    if only is not None:
-        checks = [c for c in checks if c.name == only]
-        assert checks, f"no check named {only}"
-    return grade_inprocess(code, checks)
-
-
-def test_check_names_and_points_match_the_notebook_grade_cells() -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    cells = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
-             for c in nb.cells
-             if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"}
-    checks = normalization.build_checks(np.random.default_rng(0))
-    assert [(c.name, c.points) for c in checks] == list(cells.items())
-    assert normalization.ASSIGNMENT == NOTEBOOK.parent.name
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_reference_solution_gets_full_marks(reference: str, seed: int) -> None:
-    verdicts = _grade(reference, seed)
-    assert {k: v.fraction for k, v in verdicts.items()} == {k: 1.0 for k in verdicts}, {
-        k: v.message for k, v in verdicts.items() if v.fraction < 1}
-
-
-@settings(max_examples=8, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1))
-def test_reference_full_marks_for_any_secret_seed(reference: str, seed: int) -> None:
-    verdicts = _grade(reference, seed)
-    assert all(v.fraction == 1.0 for v in verdicts.values()), {
-        k: v.message for k, v in verdicts.items() if v.fraction < 1}
+A = ASSIGNMENTS["normalization"]  # also the assignment of the `reference` fixture
 
 
 def test_same_seed_same_cases_and_verdicts(reference: str) -> None:
-    a = normalization.build_checks(np.random.default_rng(5))
-    b = normalization.build_checks(np.random.default_rng(5))
-    c = normalization.build_checks(np.random.default_rng(6))
+    a, b, c = A.build(5), A.build(5), A.build(6)
     xa, xb, xc = (chk[2].steps[1].args[0] for chk in (a, b, c))
     assert np.array_equal(xa, xb)
     assert xa.shape != xc.shape or not np.allclose(xa, xc)
 
 
-def test_unsolved_notebook_scores_zero_and_says_why(reference: str) -> None:
-    """Every solution region replaced by nbgrader's `raise NotImplementedError()`."""
-    out: list[str] = []
-    indent = None  # indentation of the region being skipped
-    for line in reference.splitlines():
-        depth = len(line) - len(line.lstrip())
-        if line.strip() == "### BEGIN SOLUTION":
-            out.append(line.replace("### BEGIN SOLUTION", "raise NotImplementedError()"))
-            indent = depth
-        elif indent is not None and (line.strip() == "" or depth >= indent):
-            # the extractor may cut the trailing END marker: a dedent ends the region too
-            if line.strip() == "### END SOLUTION":
-                indent = None
-        else:
-            indent = None
-            out.append(line)
-    verdicts = _grade("\n".join(out), 0)
-    assert all(v.fraction == 0.0 for v in verdicts.values()), verdicts
-    assert all("NotImplementedError" in v.message for v in verdicts.values()), verdicts
-
-
 # (what is replaced, by what, check that must lose points, words the feedback must contain)
 MUTANTS: dict[str, tuple[str, str, str, str]] = {
-    "the grader's deepcopy import deleted": (
-        "from copy import deepcopy\n", "\n", "test_batchnorm_forward", "from copy import deepcopy"),
     "test set centred with its own mean image": (
         "return X_train - mean_image, X_test - mean_image, mean_image",
         "return X_train - mean_image, X_test - X_test.mean(axis=0), mean_image",
@@ -196,24 +122,20 @@ MUTANTS: dict[str, tuple[str, str, str, str]] = {
 @pytest.mark.parametrize("mistake", list(MUTANTS))
 def test_mutant_loses_points_and_is_named(reference: str, mistake: str) -> None:
     old, new, check, words = MUTANTS[mistake]
-    assert reference.count(old) == 1, f"mutation target not found exactly once: {old!r}"
-    mutant = reference.replace(old, new)
-    for seed in (0, 1):
-        verdict = _grade(mutant, seed, only=check)[check]
-        assert verdict.fraction < 1.0, f"{mistake}: full marks with seed {seed}"
-        assert words in verdict.message, f"{mistake}: {verdict.message}"
+    assert_loses_points(A, mutate(reference, (old, new)), check, words, seeds=(0, 1), only=True)
 
 
 def test_hard_coded_visible_answers_earn_nothing(reference: str) -> None:
     """The visible test of Exercise 2 answered with constants instead of computing."""
     fake = '''
+import nbformat
 import numpy as np
 
 def subtract_channel_mean(X_train, X_test):
     cm = np.array([1.5, 2.0, 3.0])
     return X_train - cm[None, :, None, None], X_test - cm[None, :, None, None], cm
 '''
-    verdict = _grade(fake, 0, only="test_subtract_channel_mean")["test_subtract_channel_mean"]
+    verdict = A.grade(fake, 0, only="test_subtract_channel_mean")["test_subtract_channel_mean"]
     assert verdict.fraction == 0.0
     assert "channel_mean" in verdict.message
 
@@ -225,11 +147,11 @@ def test_dropout_check_accepts_any_random_generator(reference: str) -> None:
         'np.random.seed(dropout_param.get("seed"))\n    rng = np.random')
     assert legacy != reference
     for seed in (0, 1, 2):
-        assert _grade(legacy, seed, only="test_dropout")["test_dropout"].fraction == 1.0
+        assert A.grade(legacy, seed, only="test_dropout")["test_dropout"].fraction == 1.0
 
 
 def test_notebook_is_stored_clean_with_nbgrader_structure() -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(A.notebook, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.outputs == [] and c.execution_count is None for c in code)
     assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1
@@ -251,6 +173,6 @@ def test_notebook_is_stored_clean_with_nbgrader_structure() -> None:
 def test_source_notebook_scores_full_marks_through_the_sandbox() -> None:
     from autograder.grade import grade_notebook
 
-    result = grade_notebook(normalization.ASSIGNMENT, NOTEBOOK, seed=3, source_nb=NOTEBOOK)
+    result = grade_notebook(normalization.ASSIGNMENT, A.notebook, seed=3, source_nb=A.notebook)
     assert result.total == result.max_total == sum(normalization.POINTS.values()) == 28, [
         (r.name, r.message) for r in result.results if r.points < r.max_points]

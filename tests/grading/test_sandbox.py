@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,7 +67,12 @@ def test_child_sees_no_grader_files_and_no_network(tmp_path) -> None:
         assert info["uid"] in sandbox.UID_POOL
         assert info["readable"] == []
         assert info["ifaces"] == ["lo"]
-        assert len(info["tmp"]) == 1 and info["tmp"][0].startswith("cnnkit-sbx-")
+        # /tmp is private: the child's own dir, plus the path down to the interpreter and
+        # packages when those live under /tmp (a checkout in a temporary folder).
+        sbx = [t for t in info["tmp"] if t.startswith("cnnkit-sbx-")]
+        kept = {Path(p).resolve().parts[2] for p in (sys.prefix, sandbox.REPO_ROOT)
+                if Path(p).resolve().parts[1:2] == ("tmp",)}
+        assert len(sbx) == 1 and set(info["tmp"]) - set(sbx) == kept, info["tmp"]
 
 
 def test_a_crash_costs_only_the_check_that_crashed() -> None:
