@@ -7,7 +7,7 @@ BIN           := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 LAB_ARGS      ?=
 PYTEST_ARGS   ?=
-# Test workers: the slow modules are grouped (tests/conftest.py) so they run side by side.
+# Test workers; the slow modules are scoped (tests/xdist_groups.py) so they run side by side.
 JOBS          ?= 2
 
 # A CPU-only Linux machine would otherwise get PyPI's multi-GB CUDA build of torch: use
@@ -39,7 +39,7 @@ lab: setup
 	$(BIN)/jupyter lab notebooks/ $(ROOT_ARGS) $(LAB_ARGS)
 
 test: setup
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --durations=15 $(PYTEST_ARGS)
 
 test-fast: setup
 	$(BIN)/python -m pytest -n $(JOBS) -m "not slow and not browser" $(PYTEST_ARGS)

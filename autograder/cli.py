@@ -190,10 +190,18 @@ def build_parser() -> argparse.ArgumentParser:
         "cnnkit grade 01_conv_arithmetic --submissions course/submitted --jobs 2 --out grades/",
     )
     p.add_argument("assignment", help="assignment id, e.g. 01_conv_arithmetic")
-    p.add_argument("--submissions", required=True, metavar="DIR", help="folder of submissions")
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel workers (default 1)")
-    p.add_argument("--seed", type=int, default=None, metavar="S", help="seed of the hidden cases")
-    p.add_argument("--out", default=None, metavar="DIR", help="where reports and CSV go")
+    p.add_argument("--submissions", required=True, metavar="DIR",
+                   help="folder of <student>/<notebook>.ipynb or <student>.ipynb, or an LMS zip "
+                        "(collected into the course first)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="submissions graded at once, one process each (default 1; use the "
+                        "number of CPU cores)")
+    p.add_argument("--seed", type=int, default=None, metavar="S",
+                   help="seed of the hidden test cases (default: the course's secret seed, made "
+                        "once and kept in the course folder, so regrading gives the same grades)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="where grades.csv and each student's results.json and feedback.html go "
+                        "(default: COURSE/graded/ASSIGNMENT)")
     p.set_defaults(func=cmd_grade)
 
     p = add(

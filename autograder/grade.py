@@ -345,24 +345,26 @@ def grade_assignment(
               str(autograded[s]) if s in autograded else None, limits, hide)
              for s, p in sorted(paths.items())]
     results: dict[str, SubmissionResult] = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def done(r: SubmissionResult) -> None:
+        # each student's pages are written while the workers grade the next submissions
+        results[r.student] = r
+        report.write_feedback(r, out_dir / r.student)
+        bar.update(1)
+
     bar = _progress(len(tasks), f"grading {aid}", progress)
     try:
         if jobs <= 1:
             for t in tasks:
-                results[t[4]] = _grade_one(t)
-                bar.update(1)
+                done(_grade_one(t))
         else:
             with cf.ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = {pool.submit(_grade_one, t): t[4] for t in tasks}
-                for fut in cf.as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    bar.update(1)
+                for fut in cf.as_completed([pool.submit(_grade_one, t) for t in tasks]):
+                    done(fut.result())
     finally:
         bar.close()
     ordered = GradedBatch(results[s] for s in sorted(results))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for r in ordered:
-        report.write_feedback(r, out_dir / r.student)
     export.write_grades(ordered, out_dir)
     if gradebook is not None and source_nb is not None:
         export.write_gradebook(gradebook, aid, nb_name, source_nb, ordered,

@@ -15,7 +15,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from xdist_groups import xdist_group_of  # noqa: E402 - needs the sys.path entry above
+from xdist_groups import GroupedScheduling  # noqa: E402 - needs the sys.path entry above
 
 
 def _cuda_available() -> bool:
@@ -26,12 +26,14 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadscope`` with this suite's scopes (see tests/xdist_groups.py)."""
+    if config.getoption("dist") == "loadscope":
+        return GroupedScheduling(config, log)
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    slow_modules = {i.path for i in items if "slow" in i.keywords or "browser" in i.keywords}
-    for item in items:
-        group = xdist_group_of(item, slow_modules)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
     if _cuda_available():
         return
     skip = pytest.mark.skip(reason="no CUDA device on this machine (run `pytest -m gpu` on one)")
