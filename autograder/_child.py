@@ -158,11 +158,13 @@ def decode_call(d: dict[str, Any], arrays: Any, ck: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# Isolation (runs as root, before any thread exists and before student code)
+# Isolation (before any thread exists and before student code)
 # --------------------------------------------------------------------------------------------
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
+PR_SET_NO_NEW_PRIVS = 38
 MS_BIND, MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x1000, 0x4000, 0x40000, 0x2, 0x4
 
 
@@ -182,6 +184,40 @@ def _mount(libc: Any, src: str | None, dst: str, fstype: str | None, flags: int,
     if libc.mount(enc[0], enc[1], enc[2], flags, None if data is None else data.encode()) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount {src} -> {dst}: {os.strerror(err)}")
+
+
+def enter_user_namespace() -> str | None:
+    """Not root: a user namespace mapping our own uid and gid to themselves, in which the mount
+    and network namespaces of :func:`isolate` need no privilege. Returns a note when refused."""
+    uid, gid = os.getuid(), os.getgid()
+    if _libc().unshare(CLONE_NEWUSER) != 0:
+        return ("no user namespace (the kernel refuses unprivileged ones): the submission could "
+                "read and write every file you can; grade as root or enable user namespaces")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
+                       ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+    return None
+
+
+def drop_capabilities() -> str | None:
+    """Give up the capabilities a user namespace grants its creator, for good: without them the
+    student's code cannot unmount the covers laid by :func:`isolate`."""
+    import ctypes
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    libc = _libc()
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return "could not set no_new_privs"
+    if libc.capset(ctypes.byref(Header(0x20080522, 0)), (Data * 2)()) != 0:  # version 3
+        return "could not drop the user namespace's capabilities: isolation may be undone"
+    return None
 
 
 def _reachable(path: str, uid: int) -> bool:
@@ -313,8 +349,15 @@ def main(sandbox: str) -> None:  # pragma: no cover - runs in the child process
     with open(os.path.join(sandbox, "plan.json"), encoding="utf-8") as f:
         plan = json.load(f)
     notes: list[str] = []
-    if plan["uid"] is not None and plan["isolate"]:
-        notes += isolate(plan)
+    if plan["isolate"] and plan["uid"] is not None:
+        notes += isolate(plan)  # as root; the drop to plan["uid"] below removes all privilege
+    elif plan["isolate"]:
+        refused = enter_user_namespace()
+        if refused:
+            notes.append(refused)
+        else:
+            notes += isolate({**plan, "uid": os.getuid(), "gid": os.getgid()})
+            notes += [n for n in [drop_capabilities()] if n]
     sys.path[:] = [os.path.dirname(os.path.abspath(__file__))] + plan["sys_path"]
 
     import signal

@@ -222,6 +222,8 @@ def grade_notebook(
         problems += [f"your code raised an error while being loaded: {e}"
                      for e in run.load_errors]
     flags = [f"review: {p}" for p in problems if any(k in p for k in _INTEGRITY)]
+    # the sandbox could not isolate the code on this machine: its results may be forged
+    flags += [f"grader: sandbox isolation incomplete ({n}): review" for n in run.notes]
     by_name = {r.name: r for r in results}
     claimed = sum(extracted.test_points.get(n, 0.0) for n in by_name)
     if claimed > sum(r.max_points for r in results) + 1e-9:

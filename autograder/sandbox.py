@@ -12,7 +12,10 @@ left after one killed the process. The child:
 - when the grader is root: runs as a dedicated unprivileged uid from a small pool (so
   RLIMIT_NPROC and "kill everything of that uid" concern this sandbox only), in a new network
   namespace (no network) and a new mount namespace where the hidden checks, notebooks with
-  solutions, course folder and gradebook are covered by empty tmpfs and /tmp is private.
+  solutions, course folder and gradebook are covered by empty tmpfs and /tmp is private;
+- when the grader is not root: the same namespaces inside an unprivileged user namespace (the
+  child keeps the grader's uid, then drops the namespace's capabilities so the covers stay);
+  where the kernel refuses user namespaces, every grade is flagged for review.
 
 Results come back as JSON + npz files (``allow_pickle=False``) and are validated strictly; the
 child's stdout/stderr are capped and never parsed. Scores are computed by the caller (grade.py).
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import importlib.util
 import json
 import os
@@ -210,6 +214,16 @@ def processes_with_marker(marker: str) -> list[int]:
         except OSError:
             continue
     return pids
+
+
+@functools.cache
+def can_isolate() -> bool:
+    """Whether sandboxes get their own mount and network namespaces here: always as root (plus
+    a uid of its own), otherwise when the kernel allows unprivileged user namespaces."""
+    if os.geteuid() == 0:
+        return True
+    probe = "import ctypes, sys; sys.exit(ctypes.CDLL(None).unshare(0x10000000) != 0)"
+    return subprocess.run([sys.executable, "-S", "-c", probe], timeout=60).returncode == 0
 
 
 def kill_uid(uid: int) -> None:

@@ -15,6 +15,8 @@ from autograder.sandbox import CheckFailure, Limits, SandboxFailure, SandboxRun,
 
 pytestmark = pytest.mark.slow
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="uid drop and namespaces need root")
+ISOLATED = pytest.mark.skipif(not sandbox.can_isolate(),
+                              reason="needs root or unprivileged user namespaces")
 
 PROBE = '''
 import os, sys
@@ -65,6 +67,9 @@ def test_child_sees_no_grader_files_and_no_network(tmp_path) -> None:
     assert not any(k.startswith(("CNNKIT", "PYTEST", "NBGRADER")) for k in info["env"])
     if os.geteuid() == 0:
         assert info["uid"] in sandbox.UID_POOL
+    else:
+        assert info["uid"] == os.geteuid()  # a user namespace keeps the grader's uid
+    if sandbox.can_isolate():
         assert info["readable"] == []
         assert info["ifaces"] == ["lo"]
         # /tmp is private: the child's own dir, plus the path down to the interpreter and
@@ -131,7 +136,7 @@ def test_memory_and_process_limits() -> None:
         assert sandbox.processes_of_uid(uid) == []
 
 
-@ROOT_ONLY
+@ISOLATED
 def test_working_dir_is_a_small_private_tmpfs() -> None:
     # bounded at 32 MiB so that a broken sandbox fails this test without filling the disk
     code = ("import os\ndef fill():\n    n = 0\n    try:\n        while n < 32:\n"
@@ -141,3 +146,18 @@ def test_working_dir_is_a_small_private_tmpfs() -> None:
     out = run_in_sandbox(code, {"f": [Call("fill")]}, limits=Limits(work_bytes=8 * 2**20))
     n, errno = out["f"][0]
     assert n <= 8 and errno == 28  # ENOSPC after 8 MiB, on the tmpfs, not the real disk
+
+
+@ISOLATED
+def test_student_code_cannot_unmount_the_covers() -> None:
+    """The covers over hidden paths stay: the child holds no capability to unmount them."""
+    notebooks = str(sandbox.REPO_ROOT / "notebooks")  # hidden by default: solutions inside
+    code = ("import ctypes, os\n"
+            "def peel(path):\n"
+            "    libc = ctypes.CDLL(None, use_errno=True)\n"
+            "    rc = libc.umount2(path.encode(), 2)\n"  # MNT_DETACH
+            "    return rc, ctypes.get_errno(), os.listdir(path)\n")
+    out = run_in_sandbox(code, {"u": [Call("peel", (notebooks,))]})
+    rc, errno, listing = out["u"][0]
+    assert (rc, errno) == (-1, 1)  # EPERM
+    assert listing == []

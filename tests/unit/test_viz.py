@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import gc
+import warnings
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -8,6 +12,16 @@ from cnnlib import viz
 
 # the tests inspect animations without rendering them, which matplotlib warns about
 pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
+
+
+@pytest.fixture(autouse=True)
+def _free_unrendered_animations():
+    """Collect this module's animations here, not in whichever later test the GC runs in."""
+    yield
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Animation was deleted without rendering")
+        plt.close("all")
+        gc.collect()
 
 
 @pytest.mark.parametrize(
