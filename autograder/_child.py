@@ -190,7 +190,11 @@ def enter_user_namespace() -> str | None:
     """Not root: a user namespace mapping our own uid and gid to themselves, in which the mount
     and network namespaces of :func:`isolate` need no privilege. Returns a note when refused."""
     uid, gid = os.getuid(), os.getgid()
-    if _libc().unshare(CLONE_NEWUSER) != 0:
+    try:
+        refused = _libc().unshare(CLONE_NEWUSER) != 0
+    except AttributeError:  # a libc without unshare
+        refused = True
+    if refused:
         return ("no user namespace (the kernel refuses unprivileged ones): the submission could "
                 "read and write every file you can; grade as root or enable user namespaces")
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
@@ -349,7 +353,10 @@ def main(sandbox: str) -> None:  # pragma: no cover - runs in the child process
     with open(os.path.join(sandbox, "plan.json"), encoding="utf-8") as f:
         plan = json.load(f)
     notes: list[str] = []
-    if plan["isolate"] and plan["uid"] is not None:
+    if plan["isolate"] and not sys.platform.startswith("linux"):
+        notes.append(f"no mount or network namespaces on {sys.platform}: the submission could "
+                     "read and write every file the grader can")
+    elif plan["isolate"] and plan["uid"] is not None:
         notes += isolate(plan)  # as root; the drop to plan["uid"] below removes all privilege
     elif plan["isolate"]:
         refused = enter_user_namespace()

@@ -94,6 +94,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UsageError(f"the grading engine is not available ({exc})") from exc
     out = Path(args.out) if args.out else course.root / "graded" / args.assignment
+    from autograder.sandbox import can_isolate
+
+    if not can_isolate():
+        print("warning: this machine gives the sandbox no private mount/network namespace (not "
+              "root, and user namespaces are disabled): submissions could read or change your "
+              "files, so every grade is flagged for review", file=sys.stderr)
     result = grade_assignment(
         args.assignment, subs, out, jobs=args.jobs, seed=args.seed, course=course
     )
