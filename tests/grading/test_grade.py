@@ -194,6 +194,25 @@ def test_more_points_from_nbgrader_than_hidden_checks_is_flagged(tmp_path) -> No
                        "review"]
 
 
+@pytest.mark.slow
+def test_incomplete_isolation_flags_the_grade_for_review(tmp_path, monkeypatch) -> None:
+    """What the child could not set up (e.g. no user namespaces) reaches the instructor."""
+    from autograder import grade
+
+    real = grade.grade_code
+
+    def without_namespaces(*args, **kwargs):
+        results = real(*args, **kwargs)
+        args[5].notes.append("no user namespace")  # the SandboxRun the child reports into
+        return results
+
+    monkeypatch.setattr(grade, "grade_code", without_namespaces)
+    source = write(make_source(), tmp_path / "fixture.ipynb")
+    path = write(make_submission(), tmp_path / "s" / "fixture.ipynb")
+    r = grade_notebook(fc, path, "s", source, student="s")
+    assert r.total == r.max_total  # the grade itself is computed as usual
+    assert r.flags == ["grader: sandbox isolation incomplete (no user namespace): review"]
+
 def _released(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     region = re.compile(r"^(\s*)### BEGIN SOLUTION.*?### END SOLUTION[^\n]*",
                         re.MULTILINE | re.DOTALL)
