@@ -348,6 +348,7 @@ def grade_assignment(
              for s, p in sorted(paths.items())]
     results: dict[str, SubmissionResult] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
+    bar = _progress(len(tasks), f"grading {aid}", progress)
 
     def done(r: SubmissionResult) -> None:
         # each student's pages are written while the workers grade the next submissions
@@ -355,7 +356,6 @@ def grade_assignment(
         report.write_feedback(r, out_dir / r.student)
         bar.update(1)
 
-    bar = _progress(len(tasks), f"grading {aid}", progress)
     try:
         if jobs <= 1:
             for t in tasks:

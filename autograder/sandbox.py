@@ -229,9 +229,11 @@ def processes_with_marker(marker: str) -> list[int]:
 def can_isolate() -> bool:
     """Whether sandboxes get their own mount and network namespaces here: always as root (plus
     a uid of its own), otherwise when the kernel allows unprivileged user namespaces."""
+    if not sys.platform.startswith("linux"):
+        return False  # the child notes the same and isolates nothing
     if os.geteuid() == 0:
         return True
-    probe = "import ctypes, sys; sys.exit(ctypes.CDLL(None).unshare(0x10000000) != 0)"
+    probe = f"import ctypes, sys; sys.exit(ctypes.CDLL(None).unshare({_child.CLONE_NEWUSER}) != 0)"
     return subprocess.run([sys.executable, "-S", "-c", probe], timeout=60).returncode == 0
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from cnnlib._validate import check_int
+
 __all__ = [
     "load_digits",
     "load_sample_image",
@@ -39,14 +41,6 @@ __all__ = [
 Split = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def _split(X: np.ndarray, y: np.ndarray, test_size: float, seed: int) -> Split:
     from sklearn.model_selection import train_test_split
 
@@ -55,7 +49,7 @@ def _split(X: np.ndarray, y: np.ndarray, test_size: float, seed: int) -> Split:
     ):
         raise ValueError(f"test_size must be between 0 and 1, got {test_size}")
     X_tr, X_te, y_tr, y_te = train_test_split(
-        X, y, test_size=test_size, random_state=_int("seed", seed, 0), stratify=y
+        X, y, test_size=test_size, random_state=check_int("seed", seed, 0), stratify=y
     )
     return X_tr, y_tr.astype(np.int64), X_te, y_te.astype(np.int64)
 
@@ -109,7 +103,7 @@ def load_sample_image(
     if size is not None:
         if not isinstance(size, (tuple, list)) or len(size) != 2:
             raise ValueError(f"size must be a pair (height, width), got {size!r}")
-        h, w = _int("size[0]", size[0], 1), _int("size[1]", size[1], 1)
+        h, w = check_int("size[0]", size[0], 1), check_int("size[1]", size[1], 1)
         img = resize(img, (h, w) + img.shape[2:], anti_aliasing=True)
     return np.clip(img, 0, 1).astype(np.float32)
 
@@ -136,10 +130,10 @@ def load_mnist1d(seed: int = 0, num_samples: int | None = None) -> Split:
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args()
-    args.seed = _int("seed", seed, 0)
+    args.seed = check_int("seed", seed, 0)
     if num_samples is not None:
         # make_dataset draws num_samples // 10 per class, so fewer than 20 leaves a split empty
-        args.num_samples = _int("num_samples", num_samples, 20)
+        args.num_samples = check_int("num_samples", num_samples, 20)
     # make_dataset reseeds the global numpy and random RNGs; give the caller theirs back
     np_state, py_state = np.random.get_state(), random.getstate()
     try:
@@ -247,7 +241,7 @@ def write_cifar10_batches(
     y = np.asarray(y, dtype=np.int64)
     if len(y) != len(X):
         raise ValueError(f"X has {len(X)} images but y has {len(y)} labels")
-    n = _int("n_train_batches", n_train_batches, 1)
+    n = check_int("n_train_batches", n_train_batches, 1)
     folder = Path(root) / _FOLDER
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -283,8 +277,8 @@ def synthetic_shapes(
 
     Returns X float32 (n, 1, size, size) in [0, 1] and y int64 (index into ``shapes``).
     """
-    n = _int("n", n, 1)
-    size = _int("size", size, 8)
+    n = check_int("n", n, 1)
+    size = check_int("size", size, 8)
     if isinstance(shapes, str):
         raise TypeError(f"shapes must be a sequence of names, e.g. ({shapes!r},)")
     bad = [s for s in shapes if s not in _SHAPES]
