@@ -9,9 +9,7 @@ message that names the mistake (:func:`assert_loses_points`).
 from __future__ import annotations
 
 import ast
-import copy
 import importlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,26 +18,13 @@ from types import ModuleType
 
 import nbformat
 import numpy as np
+from fixtures.nbtools import stub_solutions
 
 from autograder.checkkit import Check, Verdict, grade_inprocess
 from autograder.extract import solution_code
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = (0, 1, 2)
-
-_SOLUTION_REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*$",
-                              re.S | re.M)
-
-
-def release(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """What nbgrader's release does to solution regions: the body becomes a raise."""
-    nb = copy.deepcopy(nb)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = _SOLUTION_REGION.sub(
-                lambda m: m.group(1) + "raise NotImplementedError()", cell.source)
-    return nb
-
 
 @dataclass(frozen=True)
 class Assignment:
@@ -98,7 +83,7 @@ class Assignment:
     def released(self) -> str:
         """The code extracted from the untouched release: every solution region raises."""
         source = nbformat.read(self.notebook, as_version=4)
-        return self._kept(solution_code(release(source), source).code)
+        return self._kept(solution_code(stub_solutions(source)[0], source).code)
 
     def notebook_points(self) -> dict[str, float]:
         """``{grade_id: points}`` of the autograded test cells, in notebook order."""

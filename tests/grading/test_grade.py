@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from fixtures.nbtools import stub_solutions
 
 from autograder import export, report
 from autograder.checkkit import Call, Check, Verdict
@@ -213,20 +214,12 @@ def test_incomplete_isolation_flags_the_grade_for_review(tmp_path, monkeypatch) 
     assert r.total == r.max_total  # the grade itself is computed as usual
     assert r.flags == ["grader: sandbox isolation incomplete (no user namespace): review"]
 
-def _released(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    region = re.compile(r"^(\s*)### BEGIN SOLUTION.*?### END SOLUTION[^\n]*",
-                        re.MULTILINE | re.DOTALL)
-    for cell in nb.cells:
-        cell.source = region.sub(r"\1raise NotImplementedError()", cell.source)
-    return nb
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not NB1.exists(), reason="notebook 1 not written yet")
 def test_notebook_1_solution_gets_full_marks_and_release_gets_zero(tmp_path) -> None:
     full = grade_notebook("01_conv_arithmetic", NB1, "seed", NB1, student="solution")
     assert full.total == full.max_total > 0, [r.message for r in full.results]
-    released = write(_released(nbformat.read(NB1, as_version=4)), tmp_path / "r.ipynb")
+    released = write(stub_solutions(nbformat.read(NB1, as_version=4))[0], tmp_path / "r.ipynb")
     zero = grade_notebook("01_conv_arithmetic", released, "seed", NB1, student="release")
     assert zero.total == 0.0
     assert all("NotImplementedError" in r.message for r in zero.results)

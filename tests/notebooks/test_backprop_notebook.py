@@ -8,12 +8,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from fixtures.nbtools import stub_solutions
 from nbrun import code_errors, execute_notebook
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "03_backprop" / "backprop.ipynb"
 FAST = {"N_CHECK": 2, "WARMUP_EPOCHS": 1, "BIG_LRS": (1.0, 100.0)}
-_SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*",
-                       re.MULTILINE | re.DOTALL)
 
 pytestmark = pytest.mark.slow
 
@@ -51,12 +50,7 @@ def test_source_notebook_runs_and_its_results_are_right() -> None:
 
 
 def test_unsolved_notebook_fails_only_in_its_test_cells(tmp_path: Path) -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    n_solutions = 0
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source, n = _SOLUTION.subn(r"\1raise NotImplementedError()", cell.source)
-            n_solutions += n
+    nb, n_solutions = stub_solutions(nbformat.read(NOTEBOOK, as_version=4))
     assert n_solutions >= 20
     path = tmp_path / "backprop.ipynb"
     nbformat.write(nb, path)

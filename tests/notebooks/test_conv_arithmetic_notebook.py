@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from fixtures.nbtools import stub_solutions
 from nbrun import code_errors, execute_notebook
 
 pytestmark = pytest.mark.slow
@@ -114,17 +115,8 @@ def test_stored_without_outputs() -> None:
             assert cell.outputs == [] and cell.execution_count is None
 
 
-def _unsolved(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook as a student first sees it: solution regions raise NotImplementedError."""
-    region = re.compile(r"^(\s*)### BEGIN SOLUTION.*?### END SOLUTION[^\n]*", re.M | re.S)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = region.sub(r"\1raise NotImplementedError()", cell.source)
-    return nb
-
-
 def test_unsolved_notebook_fails_only_in_test_cells(tmp_path: Path) -> None:
-    nb = _unsolved(nbformat.read(NOTEBOOK, as_version=4))
+    nb, _ = stub_solutions(nbformat.read(NOTEBOOK, as_version=4))
     path = tmp_path / NOTEBOOK.name
     nbformat.write(nb, path)
     ran = execute_notebook(path, {"SHOW_ANIMATION": False}, timeout=300, allow_errors=True,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from fixtures.nbtools import stub_solutions
 from nbrun import code_errors, execute_notebook
 
 pytestmark = pytest.mark.slow
@@ -102,25 +103,8 @@ def test_folding_and_dropout_outputs(executed) -> None:
     assert all(abs(m - 3.0) < 0.1 for m in means)
 
 
-def _unsolved(source: str) -> str:
-    """A solution cell as released: every solution region becomes `raise NotImplementedError()`."""
-    out, skip = [], False
-    for line in source.splitlines():
-        if line.strip() == "### BEGIN SOLUTION":
-            out.append(line.replace("### BEGIN SOLUTION", "raise NotImplementedError()"))
-            skip = True
-        elif line.strip() == "### END SOLUTION":
-            skip = False
-        elif not skip:
-            out.append(line)
-    return "\n".join(out)
-
-
 def test_unsolved_notebook_fails_only_in_its_test_cells(tmp_path: Path) -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = _unsolved(cell.source)
+    nb, _ = stub_solutions(nbformat.read(NOTEBOOK, as_version=4))
     path = tmp_path / NOTEBOOK.name
     nbformat.write(nb, path)
     done = execute_notebook(path, PARAMS, timeout=300, allow_errors=True, cwd=NOTEBOOK.parent)
