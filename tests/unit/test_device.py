@@ -39,6 +39,7 @@ def test_describe_and_time() -> None:
 
     text = device.describe_device("cpu")
     assert text.startswith(f"cpu: {os.cpu_count()} core") and f"(torch {torch.__version__})" in text
+    assert f", {torch.get_num_threads()} torch thread" in text
     calls = []
     t = device.time_fn(lambda: calls.append(1), warmup=2, repeat=5, device="cpu")
     assert len(calls) == 7 and t.repeat == 5 and t.device == "cpu"
@@ -91,3 +92,78 @@ def test_time_fn_synchronises_around_every_timed_call(monkeypatch: pytest.Monkey
     monkeypatch.setattr(device, "synchronize", lambda dev=None: events.append("sync"))
     device.time_fn(lambda: events.append("call"), warmup=1, repeat=3, device="cpu")
     assert events == ["call"] + ["sync", "call", "sync"] * 3
+
+
+# --- torch's CPU threads: the decision is tested with fake machines, never with timings ---
+
+QUIET = {"default": 8, "env": {}}
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "default", "threads", "reason"),
+    [
+        (1, 0.0, 1, 1, "small machine: 1 core"),
+        (2, 0.0, 2, 1, "small machine: 2 cores"),       # small even when quiet
+        (2, 5.0, 2, 1, "small machine: 2 cores"),
+        (8, 6.0, 8, 1, "busy machine: load 6.0 on 8 cores"),  # 0.75 * 8 = 6: busy
+        (8, 12.5, 8, 1, "busy machine: load 12.5 on 8 cores"),
+        (8, 5.9, 8, 2, "2 idle cores of 8"),             # 8 - ceil(5.9)
+        (8, 0.3, 8, 7, "7 idle cores of 8"),
+        (8, 0.0, 8, 8, "torch's default on 8 cores"),
+        (16, 0.0, 8, 8, "torch's default on 16 cores"),  # never more than torch's own choice
+        (4, 3.0, 4, 1, "busy machine: load 3.0 on 4 cores"),  # close to the core count
+        (4, 2.9, 4, 1, "1 idle core of 4"),
+    ],
+)
+def test_choose_threads_from_cores_and_load(cores, load, default, threads, reason) -> None:
+    choice = device.choose_threads(cores=cores, load=load, default=default, env={})
+    assert (choice.threads, choice.reason, choice.automatic) == (threads, reason, True)
+    assert str(choice).endswith(f"[{reason}; CNNLIB_THREADS overrides]")
+
+
+def test_choose_threads_environment_and_argument_override() -> None:
+    env = {"CNNLIB_THREADS": " 3 "}
+    choice = device.choose_threads(cores=2, load=9.0, **{**QUIET, "env": env})
+    assert (choice.threads, choice.reason, choice.automatic) == (3, "CNNLIB_THREADS=3", False)
+    assert str(choice) == "3 torch threads [CNNLIB_THREADS=3]"
+    # the caller's argument beats the environment
+    assert device.choose_threads(2, cores=64, load=0.0, **{**QUIET, "env": env}).threads == 2
+    auto = device.choose_threads(cores=2, load=0.0, default=2, env={"CNNLIB_THREADS": "auto"})
+    assert auto.threads == 1 and auto.automatic
+
+
+@pytest.mark.parametrize("raw", ["0", "-2", "two", "1.5"])
+def test_choose_threads_rejects_bad_environment_values(raw: str) -> None:
+    with pytest.raises(ValueError, match=f"CNNLIB_THREADS must be a whole number >= 1 or 'auto', "
+                                         f"got '{raw}'"):
+        device.choose_threads(cores=4, load=0.0, default=4, env={"CNNLIB_THREADS": raw})
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        device.choose_threads(0)
+
+
+def test_configure_sets_torch_threads_and_names_them_in_the_banner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+    threads = {"n": 2}
+
+    def fake_set(n: int) -> None:
+        calls.append(n)
+        threads["n"] = n
+
+    monkeypatch.setattr(device.torch, "set_num_threads", fake_set)
+    monkeypatch.setattr(device.torch, "get_num_threads", lambda: threads["n"])
+    monkeypatch.setattr(device.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(device.os, "getloadavg", lambda: (7.0, 7.0, 7.0))
+    monkeypatch.delenv("CNNLIB_THREADS", raising=False)
+    monkeypatch.setattr(device, "_chosen", None)
+    banner = device.configure(device="cpu")
+    assert calls == [1]
+    assert banner.startswith("cpu: 8 cores, 1 torch thread [busy machine: load 7.0 on 8 cores; "
+                             "CNNLIB_THREADS overrides] (torch ")
+    monkeypatch.setenv("CNNLIB_THREADS", "3")
+    assert "3 torch threads [CNNLIB_THREADS=3] (torch" in device.configure(device="cpu")
+    assert device.configure(threads=2, device="cpu").count("2 torch threads [asked for]") == 1
+    assert calls == [1, 3, 2]
+    threads["n"] = 5  # changed behind our back: the banner no longer claims a reason
+    assert ", 5 torch threads (torch" in device.describe_device("cpu")
