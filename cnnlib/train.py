@@ -399,9 +399,28 @@ def fit(
         epoch_bar.set_postfix(post)
         if ckpt is not None:
             _save_checkpoint(ckpt, model, opt, sched, history)
+    epoch_bar.close()
     history.total_time = time.perf_counter() - t_start
+    if progress:
+        # plain text as well as the bar: a notebook exported to HTML (or any viewer without
+        # widgets) shows progress bars frozen at 0 %, and this line is what it can show instead
+        print(_summary_line(history), flush=True)
     model.eval()
     return history
+
+
+def _summary_line(history: History) -> str:
+    """``trained 3 epochs in 1.2 s: loss 0.412, acc 0.875, val_acc 0.850`` (last epoch)."""
+    ran = history.epochs - history.resumed_epochs
+    line = f"trained {ran} epoch{'s' if ran != 1 else ''} in {history.total_time:.1f} s"
+    if history.resumed_epochs:
+        line += f" (after {history.resumed_epochs} loaded from the checkpoint)"
+    if not history.epochs:
+        return line
+    line += f": loss {history['train_loss'][-1]:.3f}, acc {history['train_acc'][-1]:.3f}"
+    if not math.isnan(history["val_acc"][-1]):
+        line += f", val_acc {history['val_acc'][-1]:.3f}"
+    return line
 
 
 @torch.no_grad()

@@ -273,6 +273,32 @@ def test_progress_banner_names_device(capsys):
     assert "Training on" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("with_val", [False, True])
+def test_progress_ends_with_a_plain_text_summary_line(capsys, with_val):
+    # viewers without widgets (exported HTML) show the bars at 0 %: the printed line remains
+    X, y = _blobs(48)
+    val = (X[:16], y[:16]) if with_val else None
+    h = T.fit(_linear(), (X, y), val, epochs=2, progress=True, device="cpu")
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    expected = (f"trained 2 epochs in {h.total_time:.1f} s: loss {h['train_loss'][-1]:.3f}, "
+                f"acc {h['train_acc'][-1]:.3f}")
+    if with_val:
+        expected += f", val_acc {h['val_acc'][-1]:.3f}"
+    assert last == expected
+    T.fit(_linear(), (X, y), epochs=1, progress=False, device="cpu")
+    assert capsys.readouterr().out == ""  # progress=False prints nothing at all
+
+
+def test_summary_line_counts_only_the_epochs_run_now(tmp_path, capsys):
+    X, y = _blobs(32)
+    ckpt = tmp_path / "run.pt"
+    T.fit(_linear(), (X, y), epochs=1, progress=False, checkpoint=ckpt)
+    T.fit(_linear(), (X, y), epochs=3, progress=True, checkpoint=ckpt)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("trained 2 epochs in ")
+    assert "(after 1 loaded from the checkpoint): loss " in last
+
+
 @pytest.mark.gpu
 def test_fit_on_gpu_matches_cpu_loss_closely():
     X, y = _blobs()
