@@ -125,8 +125,10 @@ def plot_activations(
         ax.plot(x, y, color="C0", label="f(x)")
         ax.plot(x, dy, color="C3", ls="--", label="f'(x)")
         ax.set_title(title, fontsize=10)
-        ax.set_xlabel("x")
+        ax.set(xlabel="input x", ylabel="f(x) and f'(x)")
     axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle("activation functions (solid) and their derivatives (dashed): "
+                 "where f' is near 0, almost no gradient gets through")
     return fig
 
 
@@ -189,11 +191,13 @@ def hidden_activations(
 
 
 def plot_activation_histograms(acts: Sequence[np.ndarray], activation: str,
-                               bins: int = 40) -> Figure:
+                               bins: int = 40, title: str | None = None) -> Figure:
     """Histogram of each layer's activations (top) and of the local gradient f' there (bottom).
 
-    acts: what :func:`hidden_activations` returned. The local gradient is computed from the
-    output (sigmoid: s(1-s), tanh: 1-t^2) so the plot shows how much gradient each unit passes.
+    acts: what :func:`hidden_activations` returned, one ``(N, width)`` array per layer. The
+    local gradient is computed from the output (sigmoid: s(1-s), tanh: 1-t^2) so the plot shows
+    how much gradient each unit passes. title: the figure's title (says what to look for by
+    default).
     """
     if activation not in ("sigmoid", "tanh"):
         raise ValueError(f"activation must be 'sigmoid' or 'tanh', got {activation!r}")
@@ -205,12 +209,16 @@ def plot_activation_histograms(acts: Sequence[np.ndarray], activation: str,
     for i, a in enumerate(acts):
         local = a * (1 - a) if activation == "sigmoid" else 1 - a**2
         axes[0, i].hist(a.ravel(), bins=bins, range=rng, color="C0")
-        axes[0, i].set_title(f"layer {i + 1}: {activation}", fontsize=9)
+        axes[0, i].set_title(f"layer {i + 1}", fontsize=9)
+        axes[0, i].set_xlabel(f"{activation} output", fontsize=8)
         axes[1, i].hist(local.ravel(), bins=bins, range=(0, 0.25 if activation == "sigmoid" else 1),
                         color="C3")
         axes[1, i].set_xlabel("local gradient f'", fontsize=8)
         for ax in axes[:, i]:
-            ax.set_yticks([])
+            ax.set_ylabel("units (count)", fontsize=8)
+            ax.tick_params(labelsize=7)
+    fig.suptitle(title or f"{activation} outputs (top) and local gradients (bottom) per layer: "
+                 "outputs piled at the ends mean gradients near 0", fontsize=10)
     return fig
 
 
@@ -281,7 +289,9 @@ def plot_dead_relu(fractions: dict[float, float]) -> Figure:
     ax = fig.add_subplot()
     bars = ax.bar(labels, values, color=["0.6"] + ["C3"] * (len(keys) - 1))
     ax.bar_label(bars, fmt="%.0f%%", fontsize=9)
+    ax.set_xlabel("learning rate of the single SGD step")
     ax.set_ylabel("dead hidden ReLUs (%)")
-    ax.set_title("one SGD step with learning rate lr", fontsize=10)
+    ax.set_title("dead units after one SGD step: how large must a step be to kill them?",
+                 fontsize=10)
     ax.set_ylim(0, max(values + [1.0]) * 1.2)
     return fig

@@ -24,6 +24,7 @@ from torch import nn
 __all__ = [
     "show_topk_predictions",
     "plot_confusion_matrix",
+    "plot_budget",
     "plot_error_curves",
     "plot_ilsvrc",
     "plot_accuracy_vs_ops",
@@ -84,8 +85,11 @@ def show_topk_predictions(images: Any, probs: np.ndarray, idx: np.ndarray,
         ax_bar.set_yticks(range(k)[::-1])
         ax_bar.set_yticklabels([str(class_names[int(j)]) for j in idx[i]], fontsize=8)
         ax_bar.set_xlim(0, 1)
+        ax_bar.set_xlabel("probability", fontsize=7)
+        ax_bar.set_ylabel(f"top-{k} classes", fontsize=7)
         ax_bar.tick_params(axis="x", labelsize=7)
-    fig.suptitle(f"top-{k} predictions")
+    fig.suptitle(f"top-{k} predictions: green bar = the true class" if labels is not None
+                 else f"top-{k} predictions")
     fig.tight_layout()
     return fig
 
@@ -122,6 +126,28 @@ def plot_confusion_matrix(cm: np.ndarray, class_names: Sequence[str],
     return fig
 
 
+def plot_budget(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+    """Activations (left) and parameters (right) per layer, in millions, as bar charts.
+
+    rows: dicts with ``layer``, ``activations`` and ``params`` (a VGG budget, one per layer).
+    """
+    if not rows:
+        raise ValueError("rows is empty")
+    names = [str(r["layer"]) for r in rows]
+    fig = Figure(figsize=(12, 3.8), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, key, color in zip(axes, ("activations", "params"), ("tab:blue", "tab:orange"),
+                              strict=True):
+        ax.bar(range(len(rows)), [r[key] / 1e6 for r in rows], color=color)
+        ax.set_xticks(range(len(rows)), names, rotation=90, fontsize=7)
+        ax.set_xlabel("layer")
+        ax.set_ylabel(f"{'activations per image' if key == 'activations' else 'parameters'} "
+                      "(millions)")
+        ax.set_title("activations (memory per image)" if key == "activations" else "parameters")
+    fig.suptitle(title or "where the memory and the parameters are")
+    return fig
+
+
 def plot_error_curves(histories: Mapping[str, Mapping[str, Sequence[float]]],
                       key: str = "train_acc", title: str = "training error") -> Figure:
     """Error (1 - accuracy) per epoch, one line per run: ``{"plain-32": history, ...}``.
@@ -153,18 +179,25 @@ def plot_ilsvrc(labels: Sequence[str], top5_error: Sequence[float], human: float
     """Bar chart of ILSVRC top-5 error (%) per winner, with a dashed line at human error."""
     if len(labels) != len(top5_error):
         raise ValueError("labels and top5_error must have the same length")
-    fig = Figure(figsize=(8, 4))
+    fig = Figure(figsize=(9, 4.2))
     ax = fig.add_subplot()
     bars = ax.bar(range(len(labels)), top5_error, color="tab:blue")
-    for i, (b, e) in enumerate(zip(bars, top5_error, strict=True)):
-        note = f"{e:g}" + (f"\n{depths[i]} layers" if depths and depths[i] else "")
-        ax.annotate(note, (b.get_x() + b.get_width() / 2, e), ha="center", va="bottom", fontsize=7)
+    for b, e in zip(bars, top5_error, strict=True):
+        ax.annotate(f"{e:g}", (b.get_x() + b.get_width() / 2, e), ha="center", va="bottom",
+                    fontsize=8)
     if human is not None:
-        ax.axhline(human, color="tab:red", ls="--", label=f"human (about {human:g}%)")
+        # drawn under the bars' numbers, and the depths live in the tick labels: a two-line
+        # note on a bar just below the human level ("3.57 / 152 layers") was crossed by it
+        ax.axhline(human, color="tab:red", ls="--", lw=1, zorder=0,
+                   label=f"human (about {human:g}%)")
         ax.legend()
-    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+    # "2012 AlexNet" -> year, name and depth on lines of their own: no rotated labels to overlap
+    ticks = [str(lb).replace(" ", "\n", 1) + (f"\n{depths[i]} layers" if depths and depths[i]
+                                               else "") for i, lb in enumerate(labels)]
+    ax.set_xticks(range(len(labels)), ticks, fontsize=8)
+    ax.set_xlabel("year and winner (depth in layers)")
     ax.set_ylabel("top-5 error (%)")
-    ax.set_title("ImageNet (ILSVRC) classification winners")
+    ax.set_title("ImageNet (ILSVRC) winners: the error fell below the human level in 2015")
     fig.tight_layout()
     return fig
 

@@ -183,6 +183,8 @@ def draw_gate_patterns(a: float = 3.0, b: float = -1.0, dout: float = 2.0,
     axes = fig.subplots(1, len(kinds), squeeze=False)[0]
     for ax, kind in zip(axes, kinds, strict=True):
         draw_graph(gate_spec(kind, a, b, dout), title=names.get(kind, kind), ax=ax)
+    fig.suptitle(f"the same inputs (a={a:g}, b={b:g}) and upstream gradient ({dout:g}): "
+                 "where does each gate send the gradient (red)?", fontsize=10)
     return fig
 
 

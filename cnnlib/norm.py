@@ -6,7 +6,8 @@
   activations (and of the backward gradients), drawn by :func:`plot_activation_statistics`.
 - Which axes each normalization averages over: :func:`norm_axes_mask` and the cube picture
   :func:`draw_norm_axes` (batch, layer, instance, group norm).
-- Distribution shift: :func:`pixel_statistics`, :func:`plot_pixel_histograms`.
+- Distribution shift: :func:`change_contrast` (the same digits, washed out),
+  :func:`covariate_shift_accuracy`, :func:`pixel_statistics`, :func:`plot_pixel_histograms`.
 - Batch norm in a real CNN: :func:`digits_cnn` (conv -> BN -> ReLU blocks), :func:`lr_sweep`
   (the same net trained with and without BN over learning rates), :func:`sweep_table`,
   :func:`plot_sweep`; the train/eval mix-up bug: :func:`mode_mixup`; folding a test-mode BN into
@@ -46,6 +47,8 @@ __all__ = [
     "plot_activation_statistics",
     "plot_dropout_maps",
     "plot_pixel_histograms",
+    "change_contrast",
+    "covariate_shift_accuracy",
     "random_patches",
     "plot_sweep",
     "sweep_table",
@@ -162,28 +165,39 @@ def plot_activation_statistics(stats: Sequence[ActivationStats],
                                layers: Sequence[int] | None = None) -> Figure:
     """One row per run: mean/std per layer (left) and activation histograms of some layers.
 
-    layers: 0-based indices of the layers whose histograms are drawn (default: first, a middle
-    one and the last).
+    stats: results of :func:`activation_statistics` (same depth). layers: 0-based indices of
+    the layers whose histograms are drawn (default: first, a middle one and the last).
     """
     if not stats:
         raise ValueError("stats is empty: pass the result of activation_statistics(...)")
     L = len(stats[0].stds)
     layers = list(layers) if layers is not None else sorted({0, L // 2, L - 1})
-    fig = Figure(figsize=(3.0 * (1 + len(layers)), 2.2 * len(stats)), layout="constrained")
+    fig = Figure(figsize=(3.2 * (1 + len(layers)), 2.4 * len(stats) + 0.5), layout="constrained")
     axes = fig.subplots(len(stats), 1 + len(layers), squeeze=False)
     for row, s in zip(axes, stats, strict=True):
         idx = np.arange(1, len(s.stds) + 1)
         row[0].plot(idx, s.means, "o-", label="mean")
         row[0].plot(idx, s.stds, "s-", label="std")
-        row[0].set_title(s.label, fontsize=9)
+        row[0].set_title(f"{s.label}: per layer", fontsize=9)
         row[0].set_xlabel("layer", fontsize=8)
+        row[0].set_ylabel("activation mean / std", fontsize=8)
+        row[0].xaxis.set_major_locator(MaxNLocator(integer=True))
         row[0].legend(fontsize=7)
         for ax, li in zip(row[1:], layers, strict=True):
             sample = s.samples[li]
             lo, hi = (-1, 1) if s.nonlinearity == "tanh" else (0, max(float(sample.max()), 1e-3))
             ax.hist(sample, bins=40, range=(lo, hi), color="tab:blue")
             ax.set_title(f"layer {li + 1}: std {s.stds[li]:.2g}", fontsize=9)
+            ax.set_xlabel("activation", fontsize=8)
+            ax.set_ylabel("units (count)", fontsize=8)
+            # few ticks, in scientific notation: the labels of tiny ranges (1e-3) overlapped
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=3))
+            ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+            ax.tick_params(labelsize=7)
             ax.set_yticks([])
+    fig.suptitle("activations at initialization, one row per scheme: a spike at 0 means the "
+                 "signal died, piles at the ends of tanh's range mean saturated units",
+                 fontsize=10)
     return fig
 
 
@@ -225,9 +239,12 @@ def draw_norm_axes(N: int = 4, C: int = 6, HW: int = 5, groups: int = 2) -> Figu
     """The four normalizations as cubes (axes N, C and H*W); blue cells share one mean/var."""
     titles = {"batch": "Batch norm", "layer": "Layer norm", "instance": "Instance norm",
               "group": f"Group norm (G={groups})"}
-    fig = Figure(figsize=(13, 3.6))
+    fig = Figure(figsize=(13, 3.8))
+    fig.subplots_adjust(left=0.01, right=0.97, bottom=0.02, top=0.86, wspace=0.08)
     for i, kind in enumerate(NORM_KINDS):
         ax = fig.add_subplot(1, 4, i + 1, projection="3d")
+        # shrink the cube inside its box: at full size the "HW" label fell outside the panel
+        ax.set_box_aspect(None, zoom=0.8)
         mask = norm_axes_mask(kind, N, C, HW, groups)
         # voxel axes (x, y, z) = (C, N, H*W): channels across, batch in depth, space upwards
         filled = np.ones((C, N, HW), dtype=bool)
@@ -235,9 +252,9 @@ def draw_norm_axes(N: int = 4, C: int = 6, HW: int = 5, groups: int = 2) -> Figu
         colors[:] = (0.92, 0.92, 0.92, 0.25)
         colors[mask.transpose(1, 0, 2)] = (0.15, 0.4, 0.85, 0.9)
         ax.voxels(filled, facecolors=colors, edgecolor=(0.3, 0.3, 0.3, 0.3), linewidth=0.3)
-        ax.set_xlabel("C")
-        ax.set_ylabel("N")
-        ax.set_zlabel("HW")
+        ax.set_xlabel("C (channels)", labelpad=-10)
+        ax.set_ylabel("N (batch)", labelpad=-10)
+        ax.set_zlabel("H, W (positions)", labelpad=-10)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_zticks([])
@@ -284,14 +301,56 @@ def random_patches(image: np.ndarray, n: int, size: int = 32, seed: int = 0) -> 
 
 
 def plot_pixel_histograms(datasets: dict[str, np.ndarray], bins: int = 30) -> Figure:
-    """Histograms of pixel values of several image sets, side by side."""
-    fig = Figure(figsize=(3.5 * len(datasets), 2.6), layout="constrained")
-    axes = fig.subplots(1, len(datasets), squeeze=False)
+    """Histograms of the pixel values of several image sets ``(N, C, H, W)`` in [0, 1], side by
+    side on the same axes scales."""
+    fig = Figure(figsize=(3.8 * len(datasets), 2.9), layout="constrained")
+    axes = fig.subplots(1, len(datasets), squeeze=False, sharey=True)
     for ax, (name, X) in zip(axes[0], datasets.items(), strict=True):
         ax.hist(np.ravel(X), bins=bins, range=(0, 1), density=True, color="tab:green")
         ax.set_title(name, fontsize=10)
-        ax.set_xlabel("pixel value")
+        ax.set(xlabel="pixel value", ylabel="density")
+    fig.suptitle("pixel values: the same task, but the inputs no longer look like the "
+                 "training data", fontsize=10)
     return fig
+
+
+def change_contrast(X: np.ndarray, contrast: float, brightness: float) -> np.ndarray:
+    """The same images with another contrast and brightness: ``contrast * X + brightness``.
+
+    X: ``(N, C, H, W)`` float in [0, 1]. Returns float32 of X's shape, clipped to [0, 1] (a
+    washed-out scan: ``contrast=0.3, brightness=0.6``).
+    """
+    return np.clip(contrast * np.asarray(X, dtype=np.float32) + brightness, 0, 1).astype(
+        np.float32)
+
+
+def _standardize_each(X: np.ndarray) -> np.ndarray:
+    flat = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    return (flat - flat.mean(1, keepdims=True)) / (flat.std(1, keepdims=True) + 1e-8)
+
+
+def covariate_shift_accuracy(train: tuple[np.ndarray, np.ndarray],
+                             test: tuple[np.ndarray, np.ndarray],
+                             shifted_X: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Accuracy of one classifier on the test set and on a shifted copy of it.
+
+    train, test: ``(X, y)`` with ``X: (N, C, H, W)`` float and ``y: (N,)`` int labels;
+    shifted_X: the test images after the shift (same labels, e.g. :func:`change_contrast`).
+    The classifier is a logistic regression on the pixels (scikit-learn, deterministic),
+    trained twice: on the raw pixels, and on each image standardised on its own (mean 0, std 1
+    per image, the idea of layer and instance norm).
+    Returns ``{"raw pixels": (test_acc, shifted_acc), "each image standardised": (...)}``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    (X_tr, y_tr), (X_te, y_te) = train, test
+    inputs = {"raw pixels": lambda X: np.asarray(X, dtype=np.float64).reshape(len(X), -1),
+              "each image standardised": _standardize_each}
+    out = {}
+    for name, prep in inputs.items():
+        clf = LogisticRegression(max_iter=2000).fit(prep(X_tr), y_tr)
+        out[name] = (float(clf.score(prep(X_te), y_te)), float(clf.score(prep(shifted_X), y_te)))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -400,11 +459,11 @@ def plot_sweep(rows: Sequence[dict[str, Any]]) -> Figure:
             acc = r["history"]["val_acc"]
             ax.plot(range(1, len(acc) + 1), acc, "o-", label=f"lr={r['lr']:g}")
         ax.set_title("with batch norm" if bn else "without batch norm")
-        ax.set_xlabel("epoch")
+        ax.set(xlabel="epoch", ylabel="validation accuracy", ylim=(0, 1))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylim(0, 1)
         ax.legend(fontsize=8)
-    axes[0].set_ylabel("validation accuracy")
+    fig.suptitle("the same CNN at several learning rates: with batch norm the large ones "
+                 "still train", fontsize=10)
     return fig
 
 
@@ -496,4 +555,6 @@ def plot_dropout_maps(maps: np.ndarray, p: float = 0.5, seed: int = 0) -> Figure
             ax.set_yticks([])
             if c == 0:
                 ax.set_ylabel(name, fontsize=8)
+    fig.suptitle(f"dropout p={p:g} on {C} activation maps: nn.Dropout zeroes single values, "
+                 "nn.Dropout2d whole maps", fontsize=10)
     return fig

@@ -24,6 +24,7 @@ __all__ = [
     "show_images",
     "show_filters",
     "show_activation_maps",
+    "plot_signals",
     "plot_history",
     "plot_bars",
     "plot_lines",
@@ -39,30 +40,44 @@ def _to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
-def _as_image_list(images: Any) -> list[np.ndarray]:
-    """Accept (N,H,W), (N,1,H,W), (N,3,H,W), (N,H,W,3) arrays or a list of 2-D/3-D images."""
+def _as_image_list(images: Any, channels: str = "auto") -> list[np.ndarray]:
+    """Images as a list of ``(H, W)`` grey or ``(H, W, 3)`` colour arrays, ready for imshow.
+
+    images: an array ``(N, H, W)``, ``(N, C, H, W)`` or ``(N, H, W, C)`` with C in {1, 3}, or a
+    list of ``(H, W)``, ``(C, H, W)`` or ``(H, W, C)`` images.
+    channels: where the channel axis is: ``"first"`` (NCHW / CHW), ``"last"`` (NHWC / HWC) or
+    ``"auto"``. Auto decides once for a 4-D array: channels first when axis 1 has size 1 or 3
+    (the course's NCHW), so a (K, 3, 3, 3) stack of 3x3 RGB filters is read as NCHW; for a list
+    item, CHW only when its first axis is 1 or 3 and its last is not.
+    """
+    if channels not in ("auto", "first", "last"):
+        raise ValueError(f"channels must be 'auto', 'first' or 'last', got {channels!r}")
     if isinstance(images, (list, tuple)):
         items = [_to_numpy(im) for im in images]
+        first = [im.ndim == 3 and (channels == "first" or (
+            channels == "auto" and im.shape[0] in (1, 3) and im.shape[-1] not in (1, 3)))
+            for im in items]
     else:
         arr = _to_numpy(images)
-        if arr.ndim == 2:
-            items = [arr]
-        elif arr.ndim in (3, 4):
-            items = list(arr)
-        else:
+        if arr.ndim not in (2, 3, 4):
             raise ValueError(
                 "images must be (N, H, W), (N, 1, H, W), (N, 3, H, W) or (N, H, W, 3); "
                 f"got an array of shape {arr.shape}"
             )
+        items = [arr] if arr.ndim == 2 else list(arr)
+        batch_first = arr.ndim == 4 and (channels == "first" or (
+            channels == "auto" and arr.shape[1] in (1, 3)))
+        first = [batch_first] * len(items)
     out = []
-    for im in items:
-        if im.ndim == 3 and im.shape[0] in (1, 3) and im.shape[-1] not in (1, 3):
+    for im, chw in zip(items, first, strict=True):
+        if chw:
             im = np.moveaxis(im, 0, -1)
         if im.ndim == 3 and im.shape[-1] == 1:
             im = im[..., 0]
-        if im.ndim not in (2, 3):
-            raise ValueError(f"each image must be 2-D or 3-D, got shape {im.shape}")
-        out.append(im)
+        if im.ndim == 2 or (im.ndim == 3 and im.shape[-1] == 3):
+            out.append(im)
+            continue
+        raise ValueError(f"each image must be (H, W), (H, W, 3) or (3, H, W), got {im.shape}")
     return out
 
 
@@ -88,13 +103,17 @@ def show_images(
     cmap: str | None = "gray",
     figsize: tuple[float, float] | None = None,
     suptitle: str | None = None,
+    channels: str = "auto",
 ) -> Figure:
-    """Show images in a grid.
+    """Show images in a grid (one panel per image, axes off).
 
-    images: (N, H, W), (N, 1, H, W), (N, 3, H, W), (N, H, W, 3), or a list of (H, W) / (H, W, 3).
-    titles: optional, one per image.
+    images: ``(N, H, W)``, ``(N, 1, H, W)``, ``(N, 3, H, W)``, ``(N, H, W, 3)``, or a list of
+    ``(H, W)`` / ``(H, W, 3)`` / ``(3, H, W)`` arrays or tensors; floats are shown as they are
+    (grey images scaled to their own min and max by imshow).
+    titles: optional, one per image. suptitle: the figure's title: say what to look at.
+    channels: ``"first"``, ``"last"`` or ``"auto"`` (see :func:`_as_image_list`).
     """
-    ims = _as_image_list(images)
+    ims = _as_image_list(images, channels)
     if titles is not None and len(titles) != len(ims):
         raise ValueError(f"got {len(titles)} titles for {len(ims)} images")
     fig, axes = _grid(len(ims), ncols, figsize=figsize)
@@ -110,25 +129,37 @@ def show_images(
 
 
 def show_filters(weights: Any, ncols: int = 8, title: str | None = None) -> Figure:
-    """Show conv filters, each rescaled to [0, 1].
+    """Show conv filters as small pictures, each rescaled to [0, 1] on its own.
 
-    weights: (K, C, F, F) array or tensor; RGB when C == 3, else channel 0 in gray.
+    weights: ``(K, C, F, F)`` array or tensor (a conv layer's ``weight``); drawn in colour when
+    C == 3 (channels in RGB order), else channel 0 in grey. Dark is a filter's most negative
+    weight, bright its most positive one.
+    title: the figure's title; by default it says how to read the pictures.
     """
     w = _to_numpy(weights).astype(np.float64)
     if w.ndim != 4:
         raise ValueError(f"weights must be (K, C, F, F), got shape {w.shape}")
-    w = w if w.shape[1] == 3 else w[:, :1]
+    k, c, fh, fw = w.shape
+    w = w if c == 3 else w[:, :1]
     lo = w.min(axis=(1, 2, 3), keepdims=True)
     hi = w.max(axis=(1, 2, 3), keepdims=True)
     w = (w - lo) / np.maximum(hi - lo, 1e-12)
-    fig = show_images(w, titles=[f"#{k}" for k in range(len(w))], ncols=ncols, suptitle=title)
-    return fig
+    if title is None:
+        shown = "RGB" if c == 3 else ("channel 0 of " if c > 1 else "") + "grey"
+        title = (f"{k} filters {c}x{fh}x{fw} ({shown}): dark = most negative weight, "
+                 "bright = most positive")
+    return show_images(w, titles=[f"#{i}" for i in range(k)], ncols=ncols, suptitle=title,
+                       channels="first")
 
 
 def show_activation_maps(
     maps: Any, ncols: int = 8, title: str | None = None, cmap: str = "viridis"
 ) -> Figure:
-    """Show the activation maps of one example: maps (C, H, W) or (1, C, H, W)."""
+    """Show the activation maps of one example, one panel per channel.
+
+    maps: ``(C, H, W)`` or ``(1, C, H, W)`` array or tensor. title: the figure's title (by
+    default it says how to read the colours).
+    """
     m = _to_numpy(maps)
     if m.ndim == 4 and m.shape[0] == 1:
         m = m[0]
@@ -138,8 +169,33 @@ def show_activation_maps(
     for c, (ax, im) in enumerate(zip(axes, m)):
         ax.imshow(im, cmap=cmap)
         ax.set_title(f"map {c}", fontsize=8)
-    if title:
-        fig.suptitle(title)
+    fig.suptitle(title or f"{len(m)} activation maps: bright = strong response of that filter")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_signals(
+    signals: Any, labels: Sequence[Any] | None = None, n: int = 5, title: str | None = None,
+) -> Figure:
+    """The first ``n`` 1-D signals side by side, one panel each (e.g. MNIST-1D digits).
+
+    signals: ``(N, 1, L)`` or ``(N, L)`` array or tensor; labels: optional ``(N,)`` class of
+    each, shown in the panel titles. title: the figure's title (say what to look at).
+    """
+    x = _to_numpy(signals)
+    if x.ndim == 3 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim != 2:
+        raise ValueError(f"signals must be (N, L) or (N, 1, L), got shape {x.shape}")
+    n = min(check_int("n", n, 1), len(x))
+    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.4), sharey=True, squeeze=False)
+    for i, ax in enumerate(axes[0]):
+        ax.plot(np.arange(x.shape[1]), x[i], lw=1.2)
+        ax.set_title(f"label {labels[i]}" if labels is not None else f"signal {i}", fontsize=9)
+        ax.set_xlabel("position (time step)", fontsize=8)
+        ax.set_ylabel("value", fontsize=8)
+    fig.suptitle(title or f"{n} signals of length {x.shape[1]}")
     fig.tight_layout()
     plt.close(fig)
     return fig
@@ -154,7 +210,8 @@ def plot_history(
     """Loss curves (left) and accuracy curves (right) per epoch.
 
     history: a dict of lists (``train_loss``, ``val_loss``, ``train_acc``, ``val_acc``, ...) or a
-    list of such dicts, labelled by ``labels``.
+    list of such dicts, labelled by ``labels``. title: the figure's title (a generic one by
+    default).
     """
     runs = [history] if isinstance(history, Mapping) else list(history)
     if not runs:
@@ -179,8 +236,7 @@ def plot_history(
         ax.set_ylabel("loss" if group is loss_keys else "accuracy")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
+    fig.suptitle(title or "training curves: the loss should fall and the accuracy rise")
     fig.tight_layout()
     plt.close(fig)
     return fig
@@ -197,8 +253,13 @@ def plot_bars(
     ylabel: str = "",
     log: bool = False,
     annotate: bool = True,
+    xlabel: str = "",
 ) -> Figure:
-    """A labelled bar chart (``log=True`` for counts spanning orders of magnitude)."""
+    """A bar chart: one bar per label, its value written on top.
+
+    labels, values: one per bar. title, xlabel (what the bars are), ylabel (what their height
+    means): give all three. log: a log scale for counts spanning orders of magnitude.
+    """
     if len(labels) != len(values):
         raise ValueError(f"got {len(labels)} labels for {len(values)} values")
     fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(labels)), 3.6))
@@ -210,8 +271,7 @@ def plot_bars(
             ax.annotate(f"{v:,.4g}" if isinstance(v, float) else f"{v:,}",
                         (b.get_x() + b.get_width() / 2, b.get_height()),
                         ha="center", va="bottom", fontsize=8)
-    ax.set_title(title)
-    ax.set_ylabel(ylabel)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.tick_params(axis="x", rotation=20)
     fig.tight_layout()
     plt.close(fig)

@@ -74,3 +74,15 @@ def test_activation_maps_returns_layer_output():
         evalviz.activation_maps(model, x, "nope")
     with pytest.raises(ValueError, match="conv-like"):
         evalviz.activation_maps(model, x, "3")
+
+
+def test_plot_budget_draws_millions_per_layer():
+    rows = [{"layer": "conv3-64", "activations": 3_211_264, "params": 1_792},
+            {"layer": "fc6", "activations": 4_096, "params": 102_764_544}]
+    fig = evalviz.plot_budget(rows, title="budget")
+    act, par = fig.axes
+    np.testing.assert_allclose([p.get_height() for p in act.patches], [3.211264, 0.004096])
+    np.testing.assert_allclose([p.get_height() for p in par.patches], [0.001792, 102.764544])
+    assert [t.get_text() for t in par.get_xticklabels()] == ["conv3-64", "fc6"]
+    with pytest.raises(ValueError, match="empty"):
+        evalviz.plot_budget([])

@@ -83,7 +83,7 @@ def test_plot_activation_statistics_draws_one_row_per_run() -> None:
              for s in ("small", "he")]
     fig = norm.plot_activation_statistics(stats, layers=[0, 3])
     assert isinstance(fig, Figure) and len(fig.axes) == 2 * 3
-    assert fig.axes[0].get_title() == "small / relu"
+    assert fig.axes[0].get_title() == "small / relu: per layer"
     with pytest.raises(ValueError, match="empty"):
         norm.plot_activation_statistics([])
 
@@ -293,3 +293,23 @@ def test_fold_and_mode_mixup_on_cuda_agree_with_cpu() -> None:
     on_cpu = norm.mode_mixup(net, X, y, batch_sizes=(8,))
     on_gpu = norm.mode_mixup(net.cuda(), X, y, batch_sizes=(8,))
     assert on_gpu[0]["eval_acc"] == pytest.approx(on_cpu[0]["eval_acc"])
+
+
+def test_change_contrast_is_an_affine_map_clipped_to_the_pixel_range() -> None:
+    X = np.array([[[[0.0, 0.5], [1.0, 0.25]]]], dtype=np.float32)
+    out = norm.change_contrast(X, contrast=0.3, brightness=0.6)
+    assert out.dtype == np.float32 and out.shape == X.shape
+    np.testing.assert_allclose(out[0, 0], [[0.6, 0.75], [0.9, 0.675]], rtol=1e-6)
+    np.testing.assert_allclose(norm.change_contrast(X, 2.0, 0.5)[0, 0], [[0.5, 1.0], [1.0, 1.0]])
+
+
+def test_covariate_shift_hurts_raw_pixels_but_not_standardised_images() -> None:
+    from cnnlib import data
+
+    X_tr, y_tr, X_te, y_te = data.load_digits(seed=0)
+    faint = norm.change_contrast(X_te, 0.3, 0.6)  # 0.3 x + 0.6 <= 0.9: nothing is clipped
+    acc = norm.covariate_shift_accuracy((X_tr, y_tr), (X_te, y_te), faint)
+    assert set(acc) == {"raw pixels", "each image standardised"}
+    raw, std = acc["raw pixels"], acc["each image standardised"]
+    assert raw[0] > 0.9 and raw[1] < raw[0] - 0.15
+    assert std[0] == std[1] > 0.9  # an affine change of each image is undone exactly

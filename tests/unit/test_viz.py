@@ -55,6 +55,58 @@ def test_show_filters_rescales_each_filter() -> None:
         viz.show_filters(np.zeros((3, 5, 5)))
 
 
+@pytest.mark.parametrize("k", [1, 3, 5, 7, 11])
+@pytest.mark.parametrize("c", [1, 3])
+def test_show_filters_hands_imshow_each_filter_in_image_layout(monkeypatch, c: int, k: int) -> None:
+    # (K, C, k, k) weights must reach imshow as (k, k) grey or (k, k, 3) RGB pictures, each
+    # rescaled to [0, 1]; a (3, 3, 3) filter left channels-first is drawn as a strip of 3 pixels
+    from matplotlib.axes import Axes
+
+    seen: list[np.ndarray] = []
+    real = Axes.imshow
+
+    def spy(self, X, *args, **kwargs):
+        seen.append(np.asarray(X))
+        return real(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "imshow", spy)
+    w = np.random.default_rng(k * 10 + c).normal(size=(4, c, k, k))
+    viz.show_filters(w)
+    assert len(seen) == 4
+    for f, got in zip(w, seen, strict=True):
+        expected = f.transpose(1, 2, 0) if c == 3 else f[0]
+        span = expected.max() - expected.min()
+        expected = (expected - expected.min()) / span if span else np.zeros_like(expected)
+        assert got.shape == ((k, k, 3) if c == 3 else (k, k))
+        np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("images", "channels", "shape"),
+    [
+        (np.zeros((2, 3, 3, 3)), "auto", (3, 3, 3)),      # NCHW, read as the course's layout
+        (np.zeros((2, 3, 3, 3)), "last", (3, 3, 3)),
+        (np.zeros((2, 1, 1, 1)), "auto", (1, 1)),
+        (np.zeros((2, 3, 1, 1)), "auto", (1, 1, 3)),
+        (np.zeros((2, 5, 5, 3)), "auto", (5, 5, 3)),
+        ([np.zeros((3, 7, 9))], "auto", (7, 9, 3)),
+        ([np.zeros((3, 3, 3))], "first", (3, 3, 3)),
+        ([np.zeros((7, 9))], "auto", (7, 9)),
+    ],
+)
+def test_as_image_list_layouts(images, channels: str, shape: tuple[int, ...]) -> None:
+    out = viz._as_image_list(images, channels)
+    assert all(im.shape == shape for im in out)
+
+
+def test_as_image_list_channels_first_is_moved_last() -> None:
+    x = np.arange(2 * 3 * 2 * 4).reshape(2, 3, 2, 4)
+    out = viz._as_image_list(x, "first")
+    np.testing.assert_array_equal(out[1], x[1].transpose(1, 2, 0))
+    with pytest.raises(ValueError, match="channels must be"):
+        viz._as_image_list(x, "middle")
+
+
 def test_activation_maps_and_history() -> None:
     fig = viz.show_activation_maps(np.random.rand(1, 4, 6, 6), ncols=4)
     assert sum(1 for ax in fig.axes if ax.images) == 4
@@ -150,3 +202,13 @@ def test_animation_defaults_and_dilated_taps() -> None:
     taps = [p for p in ax.patches if p.get_alpha() == 0.45]
     xs = sorted({p.get_x() for p in taps})
     assert len(taps) == 9 and xs == [1, 3, 5]
+
+
+def test_plot_signals_draws_each_signal_with_its_label() -> None:
+    x = np.arange(3 * 40, dtype=float).reshape(3, 1, 40)
+    fig = viz.plot_signals(x, labels=[7, 1, 4], n=2, title="two signals")
+    assert [ax.get_title() for ax in fig.axes] == ["label 7", "label 1"]
+    np.testing.assert_array_equal(fig.axes[1].lines[0].get_ydata(), x[1, 0])
+    assert fig._suptitle.get_text() == "two signals"
+    with pytest.raises(ValueError, match=r"\(N, L\) or \(N, 1, L\)"):
+        viz.plot_signals(np.zeros((2, 2, 5)))
