@@ -13,6 +13,7 @@ from cnnlib._validate import check_int, check_pair
 
 __all__ = [
     "conv_output_size",
+    "uncovered_inputs",
     "pool_output_size",
     "same_padding",
     "conv_params",
@@ -66,6 +67,19 @@ def conv_output_size(
             + _fitting_suggestions(n, eff, stride, pad)
         )
     return span // stride + 1
+
+
+def uncovered_inputs(n: int, f: int, stride: int = 1, pad: int = 0, dilation: int = 1) -> int:
+    """How many real input cells (padding excluded) no filter tap ever touches, along one axis.
+
+    It tells when flooring a non-integer output size (what frameworks do) is harmless: 0 when
+    only padding is left over, e.g. a 3x3 filter, stride 2, pad 1 on 8 cells ((8-3+2)/2+1 =
+    4.5 -> 4, as in ResNet); 1 for N=7, F=3, S=3, whose last column is silently dropped. A
+    stride wider than the filter skips cells by design (a 1x1 conv with stride 2 subsamples).
+    """
+    out = conv_output_size(n, f, stride, pad, dilation, allow_floor=True)  # validates the ints
+    touched = {s * stride + t * dilation for s in range(out) for t in range(f)}
+    return sum(1 for i in range(pad, pad + n) if i not in touched)
 
 
 def pool_output_size(n: int, f: int, stride: int | None = None, pad: int = 0) -> int:

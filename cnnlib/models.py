@@ -6,7 +6,7 @@ Every model maps ``x: (N, C, H, W)`` float32 to logits ``(N, num_classes)``.
 - :class:`SmallConvNet`  a LeNet-style net for 8x8 digits and other small images
 - :class:`AlexNet`       the simplified single-tower AlexNet of the lectures (227x227 input)
 - :class:`VGG`           VGG-11/13/16/19 or any config list; torchvision-compatible layout
-- :class:`InceptionModule`, :class:`SmallGoogLeNet`   GoogLeNet's building block and a small net
+- :class:`InceptionModule`, :class:`GoogLeNet` (the paper's 22-layer net), :class:`SmallGoogLeNet`
 - :class:`BasicBlock`, :class:`Bottleneck`, :class:`ResNet` (``resnet18/34/50``) and the
   6n+2 CIFAR ResNets (:func:`cifar_resnet`) with :class:`PlainNet` twins without shortcuts
 - :class:`ConvNetJSNet`  the small CIFAR-10 net of the ConvNetJS browser demo
@@ -18,6 +18,7 @@ norm have no bias (the norm's shift makes it redundant).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -31,6 +32,8 @@ __all__ = [
     "VGG_CFGS",
     "InceptionModule",
     "SmallGoogLeNet",
+    "GoogLeNet",
+    "GOOGLENET_CFG",
     "BasicBlock",
     "Bottleneck",
     "ResNet",
@@ -120,7 +123,9 @@ class SmallConvNet(nn.Module):
     ``(N, in_channels, S, S)`` -> CONV ``width``@3x3 pad 1 - BN - ReLU - CONV ``width``@3x3 -
     BN - ReLU - POOL 2x2/2 - CONV ``2*width``@3x3 - BN - ReLU - POOL 2x2/2 - dropout -
     FC 128 - ReLU - dropout - FC ``num_classes`` -> logits ``(N, num_classes)``.
-    The FC input is ``2*width * (S//4)**2``, so ``input_size`` must be given (>= 4).
+    The pools round odd sizes up (``ceil_mode``), so no image row or column is dropped
+    (25 -> 13 -> 7); the FC input is ``2*width * ceil(S/4)**2``, so ``input_size`` must be
+    given (>= 4).
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, input_size: int = 8,
@@ -130,14 +135,16 @@ class SmallConvNet(nn.Module):
                         width=width)
         if input_size < 4:
             raise ValueError(f"input_size must be >= 4 (two 2x2 pools), got {input_size}")
-        w2, s = 2 * width, input_size // 4
+        w2, s = 2 * width, math.ceil(math.ceil(input_size / 2) / 2)
+        # ceil_mode: with floor, 2x2/2 pools would silently drop the last row and column of a
+        # 25x25 face ((25 - 2)/2 + 1 = 12.5), real pixels; a window may overhang the edge instead
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
             nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
-            nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.ReLU(inplace=True), nn.MaxPool2d(2, ceil_mode=True),
             nn.Conv2d(width, w2, 3, padding=1, bias=False), nn.BatchNorm2d(w2),
-            nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.ReLU(inplace=True), nn.MaxPool2d(2, ceil_mode=True),
         )
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Dropout(dropout), nn.Linear(w2 * s * s, 128), nn.ReLU(inplace=True),
@@ -362,6 +369,84 @@ class SmallGoogLeNet(nn.Module):
         aux = self.aux(x) if self.aux is not None and self.training else None
         out = self.head(self.inc4(x))
         return (out, aux) if aux is not None else out
+
+
+#: Inception modules of GoogLeNet (Szegedy et al. 2014, Table 1): name -> (in_ch, ch1x1,
+#: ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj); "pool" marks the 3x3/2 max pools between them.
+GOOGLENET_CFG: list[tuple[str, tuple[int, ...]] | str] = [
+    ("3a", (192, 64, 96, 128, 16, 32, 32)), ("3b", (256, 128, 128, 192, 32, 96, 64)), "pool",
+    ("4a", (480, 192, 96, 208, 16, 48, 64)), ("4b", (512, 160, 112, 224, 24, 64, 64)),
+    ("4c", (512, 128, 128, 256, 24, 64, 64)), ("4d", (512, 112, 144, 288, 32, 64, 64)),
+    ("4e", (528, 256, 160, 320, 32, 128, 128)), "pool",
+    ("5a", (832, 256, 160, 320, 32, 128, 128)), ("5b", (832, 384, 192, 384, 48, 128, 128)),
+]
+
+
+class _PaperAuxHead(nn.Module):
+    """GoogLeNet's auxiliary classifier: 5x5/3 average pool, 1x1 conv 128, FC 1024, dropout
+    0.7, FC to the classes (on a 14x14 map the pool gives 4x4)."""
+
+    def __init__(self, in_ch: int, num_classes: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.AvgPool2d(5, stride=3), nn.Conv2d(in_ch, 128, 1), nn.ReLU(inplace=True),
+            nn.Flatten(), nn.Linear(128 * 4 * 4, 1024), nn.ReLU(inplace=True), nn.Dropout(0.7),
+            nn.Linear(1024, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class GoogLeNet(nn.Module):
+    """GoogLeNet (Szegedy et al. 2014) as in the paper's Table 1: 22 layers with parameters.
+
+    Stem: 7x7/2 conv 64 - 3x3/2 max pool - LRN - 1x1 conv 64 - 3x3 conv 192 - LRN - 3x3/2 max
+    pool; Inception modules 3a-3b, pool, 4a-4e, pool, 5a-5b (:data:`GOOGLENET_CFG`); global
+    average pooling, dropout 0.4, one FC layer. Every conv has a bias and a ReLU (no batch norm,
+    as in the paper). The max pools use pad 1, so their sizes floor harmlessly (only padding is
+    left over): ``(N, 3, 224, 224)`` -> 112 -> 56 -> 28 -> 14 -> 7 -> logits ``(N, num_classes)``.
+
+    aux: add the two auxiliary classifiers (after 4a and 4d); in training mode the model then
+    returns ``(logits, aux1, aux2)`` (``cnnlib.train.fit`` adds 0.3 times their losses), in
+    eval mode only the logits. Without them it has 6,998,552 parameters at 1000 classes.
+    """
+
+    def __init__(self, num_classes: int = 1000, in_channels: int = 3, aux: bool = False) -> None:
+        super().__init__()
+        _check_positive(num_classes=num_classes, in_channels=in_channels)
+        lrn = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, 64, 7, stride=2, padding=3), nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2, padding=1), lrn,
+            nn.Conv2d(64, 64, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(64, 192, 3, padding=1), nn.ReLU(inplace=True), lrn,
+            nn.MaxPool2d(3, 2, padding=1),
+        )
+        self.inception = nn.ModuleDict()
+        for item in GOOGLENET_CFG:
+            if item != "pool":
+                name, cfg = item
+                self.inception[name] = InceptionModule(*cfg)
+        self.aux1 = _PaperAuxHead(512, num_classes) if aux else None
+        self.aux2 = _PaperAuxHead(528, num_classes) if aux else None
+        self.pool = nn.MaxPool2d(3, 2, padding=1)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.4),
+                                  nn.Linear(1024, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        x = self.stem(x)
+        aux = []
+        for item in GOOGLENET_CFG:
+            if item == "pool":
+                x = self.pool(x)
+                continue
+            x = self.inception[item[0]](x)
+            head = {"4a": self.aux1, "4d": self.aux2}.get(item[0])
+            if head is not None and self.training:
+                aux.append(head(x))
+        out = self.head(x)
+        return (out, *aux) if aux else out
 
 
 # ------------------------------------------------------------------------------------------

@@ -224,3 +224,35 @@ def test_dilated_misfit_names_the_span_and_too_wide_filter_is_explained() -> Non
         arith.conv_output_size(7, 11, pad=1)
     with pytest.raises(ValueError, match="does not fit"):
         arith.conv_output_size(7, 11, pad=1, allow_floor=True)  # floor cannot rescue this
+
+
+def _covered_by_torch(n: int, f: int, s: int, p: int, d: int) -> int:
+    """Real cells of a length-n input that reach the output: the gradient of sum(conv) is
+    positive exactly there (a ones kernel, so every tap counts)."""
+    x = torch.ones(1, 1, n, requires_grad=True)
+    torch.nn.functional.conv1d(x, torch.ones(1, 1, f), stride=s, padding=p, dilation=d).sum() \
+        .backward()
+    return int((x.grad[0, 0] > 0).sum())
+
+
+@settings(max_examples=120, deadline=None)
+@given(n=st.integers(1, 30), f=st.integers(1, 7), s=st.integers(1, 5), p=st.integers(0, 3),
+       d=st.integers(1, 3))
+def test_uncovered_inputs_matches_what_torch_reads(n: int, f: int, s: int, p: int, d: int) -> None:
+    if d * (f - 1) + 1 > n + 2 * p:
+        with pytest.raises(ValueError, match="does not fit"):
+            arith.uncovered_inputs(n, f, s, p, d)
+        return
+    assert arith.uncovered_inputs(n, f, s, p, d) == n - _covered_by_torch(n, f, s, p, d)
+
+
+@pytest.mark.parametrize(
+    ("args", "uncovered"),
+    [((7, 3, 3, 0), 1),     # 2.33 -> 2: the last real column is silently dropped
+     ((8, 3, 2, 1), 0),     # 4.5 -> 4: only a padding column is left over (ResNet's 3x3/2)
+     ((40, 3, 2, 1), 0),    # 20.5 -> 20: notebook 2's 1D convnet
+     ((8, 1, 2, 0), 4),     # a 1x1 conv with stride 2 subsamples by design
+     ((7, 3, 2, 0), 0)],    # fits exactly
+)
+def test_uncovered_inputs_examples_of_the_lesson(args: tuple[int, ...], uncovered: int) -> None:
+    assert arith.uncovered_inputs(*args) == uncovered

@@ -195,3 +195,83 @@ def test_bad_arguments_raise_value_error():
         M.ConvNetJSNet(num_classes=0)
     with pytest.raises(ValueError, match="stride"):
         M.BasicBlock(4, 4, stride=0)
+
+
+def _inception_params(cin: int, c1: int, r3: int, c3: int, r5: int, c5: int, pp: int) -> int:
+    return (cin * c1 + c1) + (cin * r3 + r3) + (9 * r3 * c3 + c3) + (cin * r5 + r5) \
+        + (25 * r5 * c5 + c5) + (cin * pp + pp)
+
+
+def test_googlenet_matches_the_paper_table() -> None:
+    stem = (7 * 7 * 3 * 64 + 64) + (64 * 64 + 64) + (9 * 64 * 192 + 192)
+    modules = sum(_inception_params(*cfg) for item in M.GOOGLENET_CFG if item != "pool"
+                  for cfg in [item[1]])
+    expected = stem + modules + (1024 * 1000 + 1000)
+    assert expected == 6_998_552  # weights and biases, no auxiliary classifiers
+    with torch.device("meta"):  # shapes and counts only: no memory, no time
+        net = M.GoogLeNet()
+        assert M.count_params(net) == expected
+        assert net.eval()(torch.empty(2, 3, 224, 224)).shape == (2, 1000)
+        aux = M.GoogLeNet(num_classes=10, aux=True)
+        outs = aux.train()(torch.empty(2, 3, 224, 224))
+    assert [tuple(o.shape) for o in outs] == [(2, 10)] * 3
+    head = (512 + 528) * 128 + 2 * 128 + 2 * (2048 * 1024 + 1024 + 1024 * 10 + 10)
+    assert M.count_params(aux) == M.count_params(M.GoogLeNet(num_classes=10)) + head
+
+
+def _uncovered_real_cells(layer: nn.Module, shape: tuple[int, ...]) -> int:
+    """Input cells of one conv/pool layer that no window reads (the gradient of the sum of an
+    all-ones computation with the layer's geometry is 0 there)."""
+    x = torch.ones(1, 1, *shape[-2:], requires_grad=True)
+    k, s, p = (torch.nn.modules.utils._pair(getattr(layer, a)) for a in
+               ("kernel_size", "stride", "padding"))
+    if isinstance(layer, nn.Conv2d):
+        d = layer.dilation
+        out = nn.functional.conv2d(x, torch.ones(1, 1, *k), stride=s, padding=p, dilation=d)
+    else:
+        out = nn.functional.avg_pool2d(x, k, s, p, ceil_mode=getattr(layer, "ceil_mode", False))
+    out.sum().backward()
+    return int((x.grad == 0).sum())
+
+
+COURSE_MODELS = {
+    "LeNet5 at 32": (M.LeNet5, (1, 32, 32)),
+    "LeNet5 at 28": (lambda: M.LeNet5(input_size=28), (1, 28, 28)),
+    "SmallConvNet at 8 (digits)": (M.SmallConvNet, (1, 8, 8)),
+    "SmallConvNet at 25 (faces)": (lambda: M.SmallConvNet(2, 1, 25, 16), (1, 25, 25)),
+    "AlexNet at 227": (M.AlexNet, (3, 227, 227)),
+    "VGG16 at 224": (lambda: M.VGG(16), (3, 224, 224)),
+    "GoogLeNet at 224": (M.GoogLeNet, (3, 224, 224)),
+    "SmallGoogLeNet at 32": (M.SmallGoogLeNet, (3, 32, 32)),
+    "ResNet-50 at 224": (M.resnet50, (3, 224, 224)),
+    "CIFAR ResNet-20 at 32": (M.cifar_resnet, (3, 32, 32)),
+    "CIFAR ResNet-8 at 8 (digits)": (lambda: M.cifar_resnet(8, in_channels=1), (1, 8, 8)),
+    "ConvNetJSNet at 32": (M.ConvNetJSNet, (3, 32, 32)),
+}
+
+
+@pytest.mark.parametrize("name", list(COURSE_MODELS))
+def test_course_models_never_drop_real_pixels_when_sizes_floor(name: str) -> None:
+    # What notebook 1 teaches: flooring a size is harmless only when what is left over is
+    # padding. Layers whose stride is wider than their window subsample by design (1x1/2).
+    make, shape = COURSE_MODELS[name]
+    with torch.device("meta"):
+        model = make().eval()
+    seen: list[tuple[str, nn.Module, tuple[int, ...]]] = []
+    hooks = [m.register_forward_pre_hook(
+        lambda mod, args, n=n: seen.append((n, mod, tuple(args[0].shape))))
+        for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.MaxPool2d))]
+    with torch.no_grad():
+        model(torch.empty(1, *shape, device="meta"))
+    for h in hooks:
+        h.remove()
+    checked = 0
+    for layer_name, layer, in_shape in seen:
+        k = torch.nn.modules.utils._pair(layer.kernel_size)
+        s = torch.nn.modules.utils._pair(layer.stride)
+        d = torch.nn.modules.utils._pair(getattr(layer, "dilation", 1))
+        if s == (1, 1) or any(di * (ki - 1) + 1 < si for ki, si, di in zip(k, s, d)):
+            continue
+        checked += 1
+        assert _uncovered_real_cells(layer, in_shape) == 0, (layer_name, in_shape)
+    assert checked > 0
