@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from fixtures.nbtools import stub_solutions
-from nbrun import code_errors, execute_notebook
+from nbrun import code_errors, execute_notebook, figure_audit
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def _mimes(nb: nbformat.NotebookNode) -> list[str]:
 @pytest.fixture(scope="module")
 def executed() -> tuple[nbformat.NotebookNode, float]:
     start = time.perf_counter()
-    nb = execute_notebook(NOTEBOOK, PARAMS, timeout=300)
+    nb = execute_notebook(NOTEBOOK, PARAMS, timeout=300, audit_figures=True)
     return nb, time.perf_counter() - start
 
 
@@ -52,6 +52,9 @@ def test_first_cells_print_recognisable_text(
     nb, _ = executed
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert _text(code[0]).startswith("Notebook 1: convolution arithmetic\n")
+    # the banner names the torch threads that device.configure() chose for this machine
+    assert re.search(r"^cpu: \d+ cores?, \d+ torch threads? \[.+\] \(torch ", _text(code[0]),
+                     re.M)
     assert _text(code[1]) == ("stretched image: 3072 numbers\nFC weight matrix W: (10, 3072)\n"
                               "one score = a dot product of length 3072\n")
     assert _text(code[2]) == "one filter: (3, 5, 5) -> 75 weights + 1 bias per position\n"
@@ -75,6 +78,16 @@ def test_first_cells_print_recognisable_text(
         "neurons: 3920 | distinct parameters: 380",
         "total params 62,378,344",
         "total params 22,466",
+        # flooring: harmless when only padding is left over, a bug when real pixels are dropped
+        "N=7, F=3, S=3                          2.33 -> 2, real cells never read: 1",
+        "3x3, stride 2, pad 1 on 8 (ResNet)     4.5 -> 4, real cells never read: 0",
+        "3, stride 2, pad 1 on 40 (notebook 2)  20.5 -> 20, real cells never read: 0",
+        "1x1, stride 2 on 8 (subsamples)        4.5 -> 4, real cells never read: 4",
+        # weight sharing fixes the parameter count, not the compute or the memory
+        "3x3 conv 64 -> 64 on 32x32: 36,928 parameters, 37,748,736 multiply-adds, "
+        "0.25 MiB of output",
+        "3x3 conv 64 -> 64 on 224x224: 36,928 parameters, 1,849,688,064 multiply-adds, "
+        "12.25 MiB of output",
     ],
 )
 def test_key_numbers_are_printed(executed: tuple[nbformat.NotebookNode, float],
@@ -106,6 +119,15 @@ def test_pictures_animation_and_explorer_are_shown(
     html = [o["data"]["text/html"] for c in nb.cells if c.cell_type == "code"
             for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
     assert any("<img" in h and "anim" in h.lower() for h in html)
+
+
+def test_every_figure_has_a_title_and_labelled_axes(
+    executed: tuple[nbformat.NotebookNode, float],
+) -> None:
+    nb, _ = executed
+    figures = figure_audit(nb)
+    assert len(figures) >= 10
+    assert [f for f in figures if f["problems"]] == []
 
 
 def test_stored_without_outputs() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbrun import code_errors, execute_notebook
+from nbrun import code_errors, execute_notebook, figure_audit
 
 NOTEBOOK = (Path(__file__).resolve().parents[2] / "notebooks" / "02_convolution"
             / "convolution.ipynb")
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def executed() -> nbformat.NotebookNode:
     # run time is measured by bench/bench_notebooks.py, not asserted here
-    return execute_notebook(NOTEBOOK, FAST, timeout=300)
+    return execute_notebook(NOTEBOOK, FAST, timeout=300, audit_figures=True)
 
 
 def _text(nb: nbformat.NotebookNode) -> str:
@@ -89,7 +89,15 @@ def test_sequence_and_volume_sections(executed) -> None:
     assert [name for name, _ in accuracies] == ["1D convnet", "MLP", "multi-width"]
     assert all(0.0 <= float(acc) <= 1.0 for _, acc in accuracies)
     assert "clip (8, 31, 31) -> predicted (8, 16, 16) torch (8, 16, 16)" in text
+    # ConvNet1D's sizes floor (20.5, 10.5), but only padding is left over
+    assert "real samples the stride-2 layers never read: 0 and 0" in text
 
 
 def test_figures_are_drawn(executed) -> None:
     assert _images(executed) >= 10
+
+
+def test_every_figure_has_a_title_and_labelled_axes(executed) -> None:
+    figures = figure_audit(executed)
+    assert len(figures) >= 10
+    assert [f for f in figures if f["problems"]] == []
