@@ -35,8 +35,11 @@ $(VENV)/.installed: pyproject.toml
 # Jupyter refuses to run as root (containers, cloud VMs) unless told it is deliberate.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# Students work on copies in work/ (git-ignored): what JupyterLab saves, outputs included, never
+# touches the tracked notebooks, and a copy that exists is never overwritten.
 lab: setup
-	$(BIN)/jupyter lab notebooks/ $(ROOT_ARGS) $(LAB_ARGS)
+	$(BIN)/python -m cnnlib.workspace notebooks work
+	$(BIN)/jupyter lab work/ $(ROOT_ARGS) $(LAB_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --durations=15 $(PYTEST_ARGS)
