@@ -1,16 +1,20 @@
-"""Student self-check: run your notebook in a fresh kernel and say which tests pass, and why not.
+"""The student's self-check: the grader's own checks on public cases, in the same sandbox.
 
 From a terminal::
 
     cnnkit check notebooks/01_conv_arithmetic/conv_arithmetic.ipynb
 
-From the last cell of the notebook itself (save first: the saved file is what gets checked)::
+From a cell of the notebook itself::
 
     from autograder.selfcheck import check
     check()
 
-It needs no instructor setup (no course folder, no gradebook). It runs only the tests that are
-in your notebook (the visible ones); the grader runs more, hidden ones, on new inputs.
+It runs the hidden checks of the assignment with a *public* seed (the grader's seed is secret, so
+its cases differ) and the notebook's visible tests, and reports per test cell the points and the
+words ``cnnkit grade`` would give. It takes seconds: the notebook is not re-run unless asked
+(``run_notebook=True``, ``--run-notebook``), which executes it top to bottom in a fresh kernel.
+It grades the notebook as saved; called from a cell, it says when what you ran differs from the
+saved file (unsaved edits).
 """
 
 from __future__ import annotations
@@ -19,271 +23,304 @@ import html
 import os
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: Set in the kernel that runs the notebook, so a ``check()`` cell inside it does not recurse.
+from autograder.checks import load as load_checks
+from autograder.checks.kit import Call
+from autograder.course.cells import CellKind, cells_of, read_notebook, released_source
+from autograder.course.course import NOTEBOOKS_DIR, list_assignments
+from autograder.engine.batch import load_assignment, notebook_name
+from autograder.engine.extract import extract
+from autograder.engine.library import student_library
+from autograder.engine.score import build_checks, checks_need_torch, child_seed, score
+from autograder.results import clean_text
+from autograder.sandbox.protocol import NotRun, Raised
+from autograder.sandbox.run import CheckPlan, Sandbox
+
+#: The seed of the self-check's cases (the grader's is a secret of the course).
+PUBLIC_SEED = "public"
+#: Set in the kernel that runs the notebook, so a ``check()`` cell inside it does nothing.
 _GUARD_ENV = "CNNKIT_SELFCHECK_RUNNING"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-NOT_WRITTEN = "NotImplementedError: you have not written this yet"
+NOT_WRITTEN = "not written yet"
+_VISIBLE = "visible:"
 
 
 @dataclass(frozen=True)
 class TestResult:
-    """Outcome of one autograded test cell.
+    """One autograded test cell: the grader's verdict on public cases, and its visible tests.
 
-    grade_id: nbgrader id of the test cell (``test_conv_forward``).
-    passed:   the cell ran without an error.
-    points:   points earned (``max_points`` when passed, else 0).
-    reason:   plain words: "all tests in this cell pass", the assertion message,
-              :data:`NOT_WRITTEN`, or the first line of any other error.
+    visible: None when they were not run, else (passed, reason).
     """
 
     grade_id: str
-    passed: bool
     points: float
     max_points: float
-    reason: str
+    message: str
+    visible: tuple[bool, str] | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.points >= self.max_points and (self.visible is None or self.visible[0])
 
 
 @dataclass
 class SelfCheckReport:
-    """Per-test-cell results of one run of a notebook; ``print(report)`` or display it."""
+    """The self-check of one notebook; ``print(report)`` or let Jupyter display it."""
 
     notebook: Path
     results: list[TestResult] = field(default_factory=list)
-    #: set when the run stopped early (kernel died, cell timed out badly, invalid notebook).
-    problem: str | None = None
-    #: the executed notebook (outputs included), for callers that want to look further.
-    executed: Any = None
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def points(self) -> float:
-        return sum(r.points for r in self.results)
+        return round(sum(r.points for r in self.results), 6)
 
     @property
     def max_points(self) -> float:
-        return sum(r.max_points for r in self.results)
+        return round(sum(r.max_points for r in self.results), 6)
 
     @property
     def all_passed(self) -> bool:
-        return self.problem is None and bool(self.results) and all(r.passed for r in self.results)
+        return not self.problems and bool(self.results) and all(r.passed for r in self.results)
 
     def total_line(self) -> str:
-        n_pass = sum(r.passed for r in self.results)
-        return (
-            f"Total: {_fmt(self.points)} / {_fmt(self.max_points)} points "
-            f"({n_pass} of {len(self.results)} test cells pass)"
-        )
+        return (f"Total: {self.points:g} / {self.max_points:g} points on the public cases "
+                f"({sum(r.passed for r in self.results)} of {len(self.results)} test cells pass)")
+
+    def lines(self) -> list[tuple[str, str, str, str]]:
+        """``(mark, grade id, points, reason)`` per test cell."""
+        out = []
+        for r in self.results:
+            reason = "" if r.points >= r.max_points else r.message
+            if r.visible is not None and not r.visible[0]:
+                reason = "; ".join(x for x in (reason, f"visible test: {r.visible[1]}") if x)
+            out.append(("PASS" if r.passed else "FAIL", r.grade_id,
+                        f"{r.points:g}/{r.max_points:g}", reason))
+        return out
 
     def __str__(self) -> str:
+        width = max((len(r.grade_id) for r in self.results), default=0)
         lines = [f"Self-check of {self.notebook.name}"]
+        lines += [f"  WARNING: {w}" for w in self.warnings]
+        lines += [f"  PROBLEM: {p}" for p in self.problems]
+        for mark, gid, pts, reason in self.lines():
+            lines.append(f"  {mark}  {gid:<{width}}  {pts:>7}" + (f"  {reason}" if reason else ""))
         if not self.results:
             lines.append("  (no autograded test cells found in this notebook)")
-        width = max((len(r.grade_id) for r in self.results), default=0)
-        for r in self.results:
-            mark = "PASS" if r.passed else "FAIL"
-            pts = f"{_fmt(r.points)}/{_fmt(r.max_points)}"
-            line = f"  {mark}  {r.grade_id:<{width}}  {pts:>7}"
-            lines.append(line if r.passed else f"{line}  {r.reason}")
-        if self.problem:
-            lines.append(f"  PROBLEM: {self.problem}")
         lines.append(self.total_line())
-        lines.append("(Visible tests only: the grader also runs hidden tests on new inputs.)")
+        lines.append("(The grader runs the same checks on other, secret cases.)")
         return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        rows = []
-        for r in self.results:
-            color = "#1a7f37" if r.passed else "#cf222e"
-            rows.append(
-                "<tr>"
-                f"<td style='color:{color};font-weight:bold'>{'PASS' if r.passed else 'FAIL'}</td>"
-                f"<td><code>{html.escape(r.grade_id)}</code></td>"
-                f"<td>{_fmt(r.points)} / {_fmt(r.max_points)}</td>"
-                f"<td>{'' if r.passed else html.escape(r.reason)}</td>"
-                "</tr>"
-            )
-        problem = (
-            f"<p style='color:#cf222e'><b>Problem:</b> {html.escape(self.problem)}</p>"
-            if self.problem
-            else ""
-        )
-        return (
-            f"<div><b>Self-check of {html.escape(self.notebook.name)}</b>"
-            "<table><thead><tr><th></th><th>test</th><th>points</th><th>reason</th></tr>"
-            f"</thead><tbody>{''.join(rows)}</tbody></table>{problem}"
-            f"<p><b>{html.escape(self.total_line())}</b><br>"
-            "<small>Visible tests only: the grader also runs hidden tests on new inputs.</small>"
-            "</p></div>"
-        )
 
     def __repr__(self) -> str:
         return str(self)
 
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = "".join(
+            f"<tr><td style='color:{'#1a7f37' if m == 'PASS' else '#cf222e'};font-weight:bold'>"
+            f"{m}</td><td><code>{e(g)}</code></td><td>{e(p)}</td><td>{e(r)}</td></tr>"
+            for m, g, p, r in self.lines())
+        notes = "".join(f"<p style='color:#9a6700'><b>Warning:</b> {e(w)}</p>"
+                        for w in self.warnings)
+        notes += "".join(f"<p style='color:#cf222e'><b>Problem:</b> {e(p)}</p>"
+                         for p in self.problems)
+        return (f"<div><b>Self-check of {e(self.notebook.name)}</b>{notes}<table><thead><tr>"
+                "<th></th><th>test</th><th>points</th><th>reason</th></tr></thead>"
+                f"<tbody>{rows}</tbody></table><p><b>{e(self.total_line())}</b><br><small>The "
+                "grader runs the same checks on other, secret cases.</small></p></div>")
 
-def _fmt(x: float) -> str:
-    return f"{x:g}"
+
+def assignment_of(path: Path) -> tuple[str, Path]:
+    """The assignment a notebook belongs to (by file name) and the source notebook to read
+    its cells with: the course's source when this kit has it, else the notebook itself."""
+    for a in list_assignments(NOTEBOOKS_DIR):
+        candidate = NOTEBOOKS_DIR / a / path.name
+        if candidate.is_file():
+            return a, candidate
+    raise ValueError(f"{path.name} is not a notebook of this course (expected one of the "
+                     "notebooks in notebooks/NN_name/)")
 
 
-def _graded_cells(nb: Any) -> list[tuple[int, str, float]]:
-    """``(cell index, grade_id, points)`` of the autograded test cells (code, ``grade: true``)."""
-    out = []
-    for i, cell in enumerate(nb.cells):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade"):
-            out.append((i, str(meta.get("grade_id", f"cell-{i}")), float(meta.get("points", 0))))
-    return out
+def check(notebook_path: Path | str | None = None, run_notebook: bool = False,
+          timeout: int = 600, progress: bool = True) -> SelfCheckReport | None:
+    """Self-check ``notebook_path`` (default: the notebook this is called from).
 
-
-def reason_from_error(output: dict[str, Any]) -> str:
-    """Plain-words reason for an nbformat ``error`` output (``ename``, ``evalue``, ``traceback``).
-
-    >>> reason_from_error({"ename": "AssertionError", "evalue": "stride 2 gives 3"})
-    'stride 2 gives 3'
+    run_notebook: also run the whole notebook in a fresh kernel (slow) and take the visible
+                  tests' results from that run.
+    Returns the report, or None inside a notebook that is itself being run by the self-check.
     """
-    ename = str(output.get("ename", "Error"))
-    evalue = str(output.get("evalue", "")).strip()
-    if ename == "NotImplementedError":
-        return NOT_WRITTEN
-    if ename == "AssertionError":
-        if evalue:
-            return evalue.splitlines()[0]
-        # A bare ``assert``: show the failing line, which IPython marks with an arrow.
-        for tb in output.get("traceback", []):
-            for line in _ANSI.sub("", str(tb)).splitlines():
-                m = re.match(r"^\s*-+>\s*\d+\s+(.*)$", line)
-                if m:
-                    return f"this check failed: {m.group(1).strip()}"
-        return "an assert failed (no message)"
-    first = evalue.splitlines()[0] if evalue else ""
-    return f"{ename}: {first}" if first else ename
+    if os.environ.get(_GUARD_ENV):
+        print("(self-check cell skipped while the self-check runs this notebook)")
+        return None
+    path = Path(notebook_path) if notebook_path is not None else _current_notebook()
+    if not path.is_file():
+        raise FileNotFoundError(f"no notebook at {path}")
+    nb, problems = read_notebook(path)
+    if nb is None:
+        raise ValueError(f"{path} is not a readable notebook: {problems[0].text}")
+    aid, source = assignment_of(path)
+    report = SelfCheckReport(path.resolve())
+    report.warnings += unsaved_changes(nb) if notebook_path is None else []
+    visible = _run_visible(path, timeout) if run_notebook else None
+    results, report.problems = _grade_public(aid, source, path, visible is None, progress)
+    report.results = [_merge(r, visible) for r in results] if visible is not None else results
+    return report
 
 
-def _cell_verdict(cell: Any, grade_id: str, points: float, timeout: int) -> TestResult:
-    if cell.get("execution_count") is None:
-        return TestResult(grade_id, False, 0.0, points, "this cell did not run")
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            # nobody presses Ctrl+C in a headless run: an interrupt is nbclient's timeout
-            reason = (
-                f"this cell ran longer than {timeout} s and was stopped"
-                if out.get("ename") == "KeyboardInterrupt"
-                else reason_from_error(out)
-            )
-            return TestResult(grade_id, False, 0.0, points, reason)
-    return TestResult(grade_id, True, points, points, "all tests in this cell pass")
+def _grade_public(aid: str, source: Path, path: Path, with_visible: bool,
+                  progress: bool) -> tuple[list[TestResult], list[str]]:
+    """The grader's checks on the public cases (and the visible tests in the same sandbox)."""
+    from tqdm.auto import tqdm
+
+    module = load_checks(aid)
+    a = load_assignment(module, source)
+    checks = build_checks(module, PUBLIC_SEED)
+    extracted = extract(path, a.source)
+    plans = [CheckPlan(c.name, tuple(case.steps for case in c.cases), c.timeout,
+                       child_seed(PUBLIC_SEED, aid, c.name)) for c in checks]
+    plans += _visible_plans(path) if with_visible else []
+    with tempfile.TemporaryDirectory(prefix="cnnkit-check-") as lib:
+        student_library(Path(lib))
+        bar = tqdm(total=len(plans), desc=f"checking {notebook_name(module)}", unit="test",
+                   disable=not progress, leave=False)
+        with Sandbox(library=Path(lib), torch=checks_need_torch(checks)) as box:
+            outcome = box.run(extracted.units, plans, lambda name: bar.update(1)) \
+                if extracted.has_code else None
+        bar.close()
+    results, load = score(checks, a.points, extracted, outcome)
+    vis = {name[len(_VISIBLE):]: cases for name, cases in (outcome.results.items()
+           if outcome else []) if name.startswith(_VISIBLE)}
+    out = [TestResult(r.name, r.points, r.max_points, r.message,
+                      _visible_verdict(vis[r.name]) if r.name in vis else None)
+           for r in results]
+    return out, [p.text for p in [*extracted.problems, *load]]
 
 
-def _inject_parameters(nb: Any, params: dict[str, Any]) -> None:
-    import nbformat
+def _visible_plans(path: Path) -> list[CheckPlan]:
+    """One plan per test cell: its visible part, run after the notebook's setup imports."""
+    nb, _ = read_notebook(path)
+    if nb is None:
+        return []
+    setup = "\n".join(c.source for _i, c, _info in cells_of(nb, CellKind.PLAIN)
+                      if c.get("cell_type") == "code" and re.search(r"^\s*(import|from)\s",
+                                                                     c.source, re.M))
+    setup = "\n".join(ln for ln in setup.splitlines()
+                      if re.match(r"^(import|from)\s", ln))
+    return [CheckPlan(f"{_VISIBLE}{info.grade_id}", ((Call("@run_cell", (
+        setup, released_source(c.source), f"visible test {info.grade_id}")),),), 30.0, 0)
+        for _i, c, info in cells_of(nb, CellKind.TEST) if info.grade_id]
 
-    for i, cell in enumerate(nb.cells):
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            src = "\n".join(f"{k} = {v!r}" for k, v in params.items())
-            nb.cells.insert(i + 1, nbformat.v4.new_code_cell(src, metadata={"tags": ["injected"]}))
-            return
-    raise ValueError("params given, but the notebook has no cell tagged 'parameters'")
+
+def _visible_verdict(cases: list) -> tuple[bool, str]:
+    r = cases[0][0] if cases and cases[0] else None
+    if r is None:
+        return True, "passes"
+    if isinstance(r, Raised):
+        if r.type == "NotImplementedError":
+            return False, NOT_WRITTEN
+        return False, clean_text(f"{r.type}: {r.message}" if r.message else r.type, 200)
+    if isinstance(r, NotRun):
+        return False, clean_text(r.detail, 200)
+    return True, "passes"
+
+
+def _merge(r: TestResult, visible: dict[str, tuple[bool, str]]) -> TestResult:
+    return TestResult(r.grade_id, r.points, r.max_points, r.message, visible.get(r.grade_id))
+
+
+# --------------------------------------------------------------------------------------------
+# Where am I, and what did I run?
+# --------------------------------------------------------------------------------------------
 
 
 def _current_notebook() -> Path:
-    """Path of the notebook whose kernel calls us (jupyter_server sets JPY_SESSION_NAME)."""
+    """The notebook whose kernel calls us (jupyter_server sets JPY_SESSION_NAME)."""
     name = os.environ.get("JPY_SESSION_NAME")
     if name and name.endswith(".ipynb") and Path(name).is_file():
         return Path(name)
     here = sorted(Path.cwd().glob("*.ipynb"))
     if len(here) == 1:
         return here[0]
-    raise ValueError(
-        "could not tell which notebook to check: call check('path/to/notebook.ipynb')"
-    )
+    raise ValueError("could not tell which notebook to check: call check('path/to/notebook.ipynb')")
 
 
-def check(
-    notebook_path: Path | str | None = None,
-    timeout: int = 600,
-    params: dict[str, Any] | None = None,
-    kernel_name: str = "python3",
-) -> SelfCheckReport | None:
-    """Run ``notebook_path`` top to bottom in a fresh kernel and report every autograded test cell.
+def _norm(code: str) -> str:
+    return "\n".join(line.rstrip() for line in code.strip().splitlines())
 
-    notebook_path: the ``.ipynb`` to check; default: the notebook this is called from.
-    timeout:       seconds any one cell may run before it is interrupted (and fails).
-    params:        values overriding the cell tagged ``parameters`` (e.g. fewer epochs).
-    Returns a :class:`SelfCheckReport` (``print`` it, or let Jupyter display it), or ``None``
-    when called from inside a notebook that is itself being self-checked.
-    Raises FileNotFoundError / ValueError for a missing path or a file that is not a notebook.
-    """
-    if os.environ.get(_GUARD_ENV):
-        print("(self-check cell skipped while the self-check runs this notebook)")
-        return None
+
+def unsaved_changes(nb: Any) -> list[str]:
+    """Called from a notebook's kernel: solution cells whose saved text differs from what this
+    kernel ran last (edits not saved, or saved and not run)."""
+    try:
+        ip = get_ipython()  # type: ignore[name-defined]  # noqa: F821
+    except NameError:
+        return []
+    ran = [_norm(src) for src in ip.user_ns.get("In", []) if isinstance(src, str)]
+    out = []
+    for _i, cell, info in cells_of(nb, CellKind.SOLUTION):
+        names = set(re.findall(r"^def (\w+)|^class (\w+)", cell.source, re.M)) if cell else set()
+        defines = {n for pair in names for n in pair if n}
+        if _norm(cell.source) in ran or not defines:
+            continue
+        if any(re.search(rf"^(def|class) {re.escape(n)}\b", src, re.M) for src in ran
+               for n in defines):
+            out.append(f"cell {info.grade_id}: what you ran differs from the saved notebook; "
+                       "the saved version was checked (save with Ctrl+S and check again)")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# --run-notebook: the visible tests as the notebook runs them
+# --------------------------------------------------------------------------------------------
+
+
+def _run_visible(path: Path, timeout: int) -> dict[str, tuple[bool, str]]:
+    """Run the notebook top to bottom in a fresh kernel; ``{grade_id: (passed, reason)}``."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
-    path = Path(notebook_path) if notebook_path is not None else _current_notebook()
-    if not path.is_file():
-        raise FileNotFoundError(f"no notebook at {path}")
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as exc:  # nbformat raises several types for broken JSON
-        raise ValueError(f"{path} is not a readable notebook: {str(exc).splitlines()[0]}") from exc
+    nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:  # a stale output must never count as a pass
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    if params:
-        _inject_parameters(nb, params)
-    report = SelfCheckReport(notebook=path.resolve())
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name=kernel_name,
-        allow_errors=True,
-        interrupt_on_timeout=True,
-        error_on_timeout={
-            "ename": "TimeoutError",
-            "evalue": f"this cell ran longer than {timeout} s and was stopped",
-            "traceback": [],
-        },
-        resources={"metadata": {"path": str(path.parent.resolve())}},
-    )
-    died = False
-    current = {"index": -1}  # the cell being run, to know where a dying kernel stopped
-
-    def _started(cell: Any, cell_index: int) -> None:
-        current["index"] = cell_index
-
-    client.on_cell_start = _started
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            interrupt_on_timeout=True,
+                            resources={"metadata": {"path": str(path.parent.resolve())}})
     old = os.environ.get(_GUARD_ENV)
-    os.environ[_GUARD_ENV] = "1"  # inherited by the kernel process
+    os.environ[_GUARD_ENV] = "1"  # inherited by the kernel: its check() cell does nothing
+    died = None
     try:
-        # the kernel process's own stderr is launcher noise (e.g. ipykernel's TCP warning);
-        # what the student's cells print still arrives as cell output
         client.execute(stderr=subprocess.DEVNULL)
-    except DeadKernelError as exc:
-        died = True
-        report.problem = f"the kernel died while running your notebook ({exc})"
-    except Exception as exc:  # noqa: BLE001 - report any runner failure in words
-        report.problem = f"the notebook could not be run: {type(exc).__name__}: {exc}"
+    except DeadKernelError:
+        died = "the kernel died while running your notebook"
+    except Exception as exc:  # noqa: BLE001 - any runner failure, in words
+        died = f"the notebook could not be run ({type(exc).__name__})"
     finally:
         if old is None:
             os.environ.pop(_GUARD_ENV, None)
         else:
             os.environ[_GUARD_ENV] = old
-    report.executed = nb
-    report.results = [
-        _cell_verdict(nb.cells[i], gid, pts, timeout) for i, gid, pts in _graded_cells(nb)
-    ]
-    if died:
-        # the last cell that started is where the kernel died: it did not pass, whatever
-        # output it managed to send before dying
-        last = current["index"]
-        for k, (i, gid, pts) in enumerate(_graded_cells(nb)):
-            if i == last:
-                report.results[k] = TestResult(
-                    gid, False, 0.0, pts, "the kernel died while running this cell"
-                )
-            elif i > last:
-                report.results[k] = TestResult(gid, False, 0.0, pts, "this cell did not run")
-    return report
+    out = {}
+    for _i, cell, info in cells_of(nb, CellKind.TEST):
+        out[info.grade_id] = _cell_outcome(cell, died)
+    return out
+
+
+def _cell_outcome(cell: Any, died: str | None) -> tuple[bool, str]:
+    if cell.get("execution_count") is None:
+        return False, died or "this cell did not run"
+    for o in cell.get("outputs", []):
+        if o.get("output_type") == "error":
+            if o.get("ename") == "NotImplementedError":
+                return False, NOT_WRITTEN
+            evalue = str(o.get("evalue", "")).strip().splitlines()
+            return False, clean_text(f"{o.get('ename')}: {evalue[0]}" if evalue
+                                     else str(o.get("ename")), 200)
+    return True, "passes"
+
+

@@ -1,51 +1,47 @@
-"""The nbgrader course folder, built from ``notebooks/``.
+"""The nbgrader course folder, built from ``notebooks/``: release, collect, autograde, feedback.
 
 ``notebooks/<assignment>/`` holds the nbgrader *source* of each assignment (the single source of
 truth). :class:`Course` copies it into an nbgrader course folder (default ``<repo>/course``,
-git-ignored build output; override with ``Course(root)`` or the environment variable
-``CNNKIT_COURSE``) and drives nbgrader's own apps in-process on it::
+git-ignored build output; ``Course(root)`` or ``$CNNKIT_COURSE`` say otherwise) and drives
+nbgrader's own apps in-process on it::
 
     course/
-      nbgrader_config.py       same settings as autograder/nbgrader_config.py
-      gradebook.db             nbgrader's gradebook (sqlite)
+      nbgrader_config.py       the settings of autograder/course/settings.py
+      gradebook.db             nbgrader's gradebook (sqlite, mode 0600)
+      .cnnkit_secret_seed      the secret of the hidden cases (mode 0600)
       source/<assignment>/     copied from notebooks/<assignment>/
       release/<assignment>/    student version (no solutions, no hidden tests)
       submitted/<student>/<assignment>/<notebook>.ipynb
       autograded/<student>/<assignment>/...
+      autograded_public/...    the same, hidden tests removed (what feedback is made from)
       feedback/<student>/<assignment>/<notebook>.html
-
-Typical use (the ``cnnkit`` CLI does exactly this)::
-
-    course = Course()
-    course.release("01_conv_arithmetic")
-    course.collect("01_conv_arithmetic", Path("downloads/submissions.zip"))
-    scores = course.autograde("01_conv_arithmetic")      # {"alice": 7.0, ...}
+      graded/<assignment>/     ``cnnkit grade``: grades.csv, grades.json, <student>/feedback.html
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
-import sys
 import tempfile
-import warnings
-import zipfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import nbgrader_config
+import nbformat
 
-REPO = Path(__file__).resolve().parents[1]
+from autograder.course import discover, gradebook
+from autograder.course import settings as nbgrader_settings
+from autograder.course.cells import CellKind, cells_of, points_of, read_notebook, released_source
+from autograder.results import Skipped, SubmissionResult
+
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO / "notebooks"
 DEFAULT_ROOT = REPO / "course"
+PUBLIC_AUTOGRADED = "autograded_public"
 
 _ASSIGNMENT_RE = re.compile(r"^\d\d_[a-z0-9_]+$")
-# nbgrader uses student ids as folder names and database keys: keep them path-safe.
-_STUDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
 _IGNORE = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc")
 
 
@@ -55,58 +51,66 @@ class CourseError(Exception):
 
 @dataclass(frozen=True)
 class AssignmentInfo:
-    """What ``cnnkit list`` shows: id, title (first heading), notebooks, autograded points."""
+    """What ``cnnkit list`` shows: id, title, notebooks, autograded and manual points."""
 
     id: str
     title: str
     notebooks: tuple[str, ...]
     points: float
+    manual_points: float = 0.0
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What :meth:`Course.collect` put into ``submitted/``, and what it left out."""
+
+    students: list[str]
+    skipped: list[Skipped] = field(default_factory=list)
+    duplicates: dict[str, str] = field(default_factory=dict)
 
 
 def list_assignments(notebooks_dir: Path | str = NOTEBOOKS_DIR) -> list[str]:
-    """Assignment ids, in course order: folders ``NN_name`` of ``notebooks_dir`` with a notebook."""
+    """Assignment ids in course order: the ``NN_name`` folders of ``notebooks_dir`` holding a
+    notebook."""
     d = Path(notebooks_dir)
     if not d.is_dir():
         return []
-    return sorted(
-        p.name
-        for p in d.iterdir()
-        if p.is_dir() and _ASSIGNMENT_RE.match(p.name) and any(p.glob("*.ipynb"))
-    )
+    return sorted(p.name for p in d.iterdir()
+                  if p.is_dir() and _ASSIGNMENT_RE.match(p.name) and any(p.glob("*.ipynb")))
+
+
+def plain_title(markdown: str) -> str:
+    """A heading as plain text: ``$(x+y)z$`` -> ``(x+y)z``, ``\\times`` -> ``x``, no emphasis."""
+    text = re.sub(r"\$([^$]*)\$", lambda m: m.group(1), markdown)
+    text = text.replace("\\times", "x").replace("\\cdot", "*")
+    text = re.sub(r"\\[a-zA-Z]+\s*", "", text)
+    return re.sub(r"[*_`{}]", "", text).strip()
 
 
 def assignment_info(assignment_dir: Path | str) -> AssignmentInfo:
-    """Title and autograded points of the source notebook(s) in ``assignment_dir``."""
-    import nbformat
-
+    """Title and points of the source notebook(s) in ``assignment_dir``."""
     d = Path(assignment_dir)
-    notebooks = sorted(p for p in d.glob("*.ipynb"))
-    title, points = d.name, 0.0
+    notebooks = sorted(d.glob("*.ipynb"))
+    title, points, manual = d.name, 0.0, 0.0
     for i, path in enumerate(notebooks):
-        nb = nbformat.read(path, as_version=4)
+        nb, _ = read_notebook(path)
+        if nb is None:
+            continue
+        points += sum(points_of(nb, CellKind.TEST).values())
+        manual += sum(points_of(nb, CellKind.MANUAL).values())
+        manual += sum(points_of(nb, CellKind.TASK).values())
         for cell in nb.cells:
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            if meta.get("grade") and cell.cell_type == "code":
-                points += float(meta.get("points", 0))
-            if i == 0 and title == d.name and cell.cell_type == "markdown":
-                m = re.search(r"^#\s+(.+)$", cell.source, re.MULTILINE)
-                if m:
-                    title = m.group(1).strip()
-    return AssignmentInfo(d.name, title, tuple(p.stem for p in notebooks), points)
-
-
-def _ensure_venv_scripts_on_path() -> None:
-    """nbgrader's Gradebook runs the ``alembic`` script by name; make the venv's bin findable.
-
-    Without this, ``.venv/bin/cnnkit`` (venv not activated) fails with "No such file: alembic".
-    """
-    if shutil.which("alembic") is None:
-        bindir = str(Path(sys.executable).parent)
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+            m = re.search(r"^#\s+(.+)$", cell.source, re.MULTILINE) \
+                if cell.cell_type == "markdown" else None
+            if i == 0 and title == d.name and m:
+                title = plain_title(m.group(1))
+    return AssignmentInfo(d.name, title, tuple(p.stem for p in notebooks), points, manual)
 
 
 def _quiet_capture(app: object) -> dict:
-    """nbgrader's ``capture_log(app)``, minus SQLAlchemy warnings from nbgrader's internals."""
+    """nbgrader's ``capture_log(app)`` without SQLAlchemy's warnings from nbgrader's internals."""
+    import warnings
+
     from nbgrader.utils import capture_log
     from sqlalchemy.exc import SAWarning
 
@@ -115,29 +119,16 @@ def _quiet_capture(app: object) -> dict:
         return capture_log(app)
 
 
-def _check_student_id(student: str, where: str) -> str:
-    if not _STUDENT_RE.match(student):
-        raise CourseError(
-            f"{where}: {student!r} is not a usable student id (letters, digits, and _.@+- only)"
-        )
-    return student
-
-
 class Course:
     """An nbgrader course folder built from the source notebooks.
 
-    root:          the course folder (created on demand). Default: ``$CNNKIT_COURSE`` or
+    root:          the course folder (made on demand). Default: ``$CNNKIT_COURSE`` or
                    ``<repo>/course``.
-    notebooks_dir: where the source assignments live (``<repo>/notebooks``); tests point it at a
-                   folder of fixture assignments.
+    notebooks_dir: where the source assignments live (``<repo>/notebooks``).
     """
 
-    def __init__(
-        self,
-        root: Path | str | None = None,
-        notebooks_dir: Path | str | None = None,
-        course_id: str = nbgrader_config.COURSE_ID,
-    ) -> None:
+    def __init__(self, root: Path | str | None = None, notebooks_dir: Path | str | None = None,
+                 course_id: str = nbgrader_settings.COURSE_ID) -> None:
         if root is None:
             root = os.environ.get("CNNKIT_COURSE") or DEFAULT_ROOT
         self.root = Path(root).expanduser().resolve()
@@ -148,6 +139,7 @@ class Course:
         self.submitted_dir = self.root / "submitted"
         self.autograded_dir = self.root / "autograded"
         self.feedback_dir = self.root / "feedback"
+        self.graded_dir = self.root / "graded"
         self.gradebook_path = self.root / "gradebook.db"
         #: ``{student: reason}`` of the last :meth:`autograde` call's failed submissions.
         self.autograde_errors: dict[str, str] = {}
@@ -155,16 +147,13 @@ class Course:
     def __repr__(self) -> str:
         return f"Course(root={str(self.root)!r}, notebooks_dir={str(self.notebooks_dir)!r})"
 
-    # ----------------------------------------------------------------------------------------
-    # assignments
-    # ----------------------------------------------------------------------------------------
+    # -- assignments -----------------------------------------------------------------------------
 
     def assignments(self) -> list[str]:
-        """Valid assignment ids (folder names under ``notebooks_dir``), in course order."""
         return list_assignments(self.notebooks_dir)
 
     def validate(self, assignment: str) -> str:
-        """Return ``assignment`` when it exists; else raise CourseError naming the valid ones."""
+        """``assignment`` when it exists; else CourseError naming the valid ones."""
         valid = self.assignments()
         if assignment not in valid:
             known = ", ".join(valid) or f"none (no NN_name folders in {self.notebooks_dir})"
@@ -172,29 +161,28 @@ class Course:
         return assignment
 
     def notebook_names(self, assignment: str) -> list[str]:
-        """Notebook stems of ``assignment`` (``["conv_arithmetic"]``)."""
         self.validate(assignment)
         return sorted(p.stem for p in (self.notebooks_dir / assignment).glob("*.ipynb"))
 
+    def source_notebook(self, assignment: str) -> Path:
+        """The instructor's source notebook of a single-notebook assignment."""
+        return self.notebooks_dir / assignment / f"{self.notebook_names(assignment)[0]}.ipynb"
+
     def info(self, assignment: str) -> AssignmentInfo:
-        """Title, notebooks and autograded points of ``assignment``."""
         return assignment_info(self.notebooks_dir / self.validate(assignment))
 
-    # ----------------------------------------------------------------------------------------
-    # nbgrader plumbing
-    # ----------------------------------------------------------------------------------------
+    # -- nbgrader plumbing ------------------------------------------------------------------------
 
-    def _config(self):  # -> traitlets Config
-        return nbgrader_config.make_config(self.root, self.course_id)
-
-    def _run_app(self, app_cls: type, **attrs: object) -> str:
+    def _run_app(self, app_cls: type, autograded: str | None = None, **attrs: object) -> str:
         """Run one nbgrader converter app in-process; return its log, raise on failure."""
         from nbgrader.coursedir import CourseDirectory
 
-        _ensure_venv_scripts_on_path()
-        cfg = self._config()
+        gradebook.ensure_alembic_on_path()
+        cfg = nbgrader_settings.make_config(self.root, self.course_id)
         cfg.HTMLExporter.template_name = "feedback"  # as NbGraderAPI.generate_feedback sets it
         coursedir = CourseDirectory(config=cfg)
+        if autograded:
+            coursedir.autograded_directory = autograded
         for key in ("assignment_id", "student_id"):
             if key in attrs:
                 setattr(coursedir, key, attrs.pop(key))
@@ -203,37 +191,18 @@ class Course:
             setattr(app, key, value)
         result = _quiet_capture(app)
         if not result["success"]:
-            log = (result.get("log") or "") + "\n" + (result.get("error") or "")
-            # The most useful line is the exception nbgrader hit (e.g. "RuntimeError: Solution
-            # region detected in a non-solution cell"); else its last [ERROR] line.
-            excs = [
-                ln.strip() for ln in log.splitlines()
-                if re.match(r"^[A-Za-z_.]*(Error|Exception): ", ln.strip())
-                and "NbGraderException" not in ln
-            ]
-            errors = [ln for ln in log.splitlines() if ln.startswith("[ERROR]")]
-            detail = (excs or errors or log.strip().splitlines() or ["no log"])[-1]
-            raise CourseError(f"nbgrader {app_cls.__name__} failed: {detail}")
+            raise CourseError(f"nbgrader {app_cls.__name__} failed: {_nbgrader_reason(result)}")
         return result.get("log", "")
 
     @contextlib.contextmanager
     def gradebook(self) -> Iterator:
-        """``with course.gradebook() as gb:`` an open ``nbgrader.api.Gradebook`` (closed after)."""
-        from nbgrader.api import Gradebook
-
-        _ensure_venv_scripts_on_path()
-        self.root.mkdir(parents=True, exist_ok=True)
-        gb = Gradebook(f"sqlite:///{self.gradebook_path}", course_id=self.course_id)
-        try:
+        """``with course.gradebook() as gb:`` an open ``nbgrader.api.Gradebook``."""
+        with gradebook.open_gradebook(self.gradebook_path, self.course_id) as gb:
             yield gb
-        finally:
-            gb.close()
 
     def sync_sources(self, assignments: Sequence[str] | None = None) -> list[str]:
-        """Copy ``notebooks/<A>/`` to ``source/<A>/``, write nbgrader_config.py, register in DB.
-
-        assignments: ids to copy (default: all). Returns the ids copied.
-        """
+        """Copy ``notebooks/<A>/`` to ``source/<A>/``, write nbgrader_config.py, register the
+        assignments in the gradebook. Returns the ids copied."""
         names = list(assignments) if assignments is not None else self.assignments()
         for a in names:
             self.validate(a)
@@ -245,32 +214,26 @@ class Course:
             shutil.copytree(self.notebooks_dir / a, dest, ignore=_IGNORE)
         known = sorted(set(names) | {p.name for p in self.source_dir.iterdir() if p.is_dir()})
         (self.root / "nbgrader_config.py").write_text(
-            nbgrader_config.config_file_text(self.root, self.course_id, known)
-        )
+            nbgrader_settings.config_file_text(self.root, self.course_id, known))
         with self.gradebook() as gb:
             for a in names:
                 gb.update_or_create_assignment(a)
         return names
 
     def release(self, assignment: str) -> Path:
-        """Generate the student version of ``assignment`` (nbgrader generate_assignment --force).
-
-        Returns ``release/<assignment>/``: solutions replaced by ``raise NotImplementedError()``,
-        hidden tests removed. Re-running replaces the previous release.
-        """
+        """The student version of ``assignment`` (nbgrader generate_assignment --force) in
+        ``release/<assignment>/``: solutions stubbed, hidden tests removed."""
         from nbgrader.converters import GenerateAssignment
 
         self.sync_sources([assignment])
-        self._run_app(
-            GenerateAssignment, assignment_id=assignment, force=True, create_assignment=True
-        )
+        self._run_app(GenerateAssignment, assignment_id=assignment, force=True,
+                      create_assignment=True)
         out = self.release_dir / assignment
         if not any(out.glob("*.ipynb")):
             raise CourseError(f"nbgrader wrote no notebook to {out}")
         return out
 
     def _ensure_released(self, assignment: str) -> None:
-        # autograde needs the source notebooks in the gradebook; generate them once if needed.
         from nbgrader.api import MissingEntry
 
         with self.gradebook() as gb:
@@ -281,73 +244,95 @@ class Course:
         if not has_notebooks:
             self.release(assignment)
 
-    def collect(self, assignment: str, submissions: Path | str) -> list[str]:
-        """Place student notebooks into ``submitted/<student>/<assignment>/``; add the students.
+    # -- submissions --------------------------------------------------------------------------------
 
-        submissions may be
-          * a folder of ``<student>/<notebook>.ipynb`` (or ``<student>/<assignment>/...``),
-          * a folder of ``<student>.ipynb`` (single-notebook assignments only),
-          * a zip from an LMS: files named ``<student>_<anything>_<notebook>.ipynb`` (nbgrader's
-            zip_collect / Canvas style; a ``-1`` style suffix from re-uploads is allowed), or
-            the folder layouts above zipped.
-        Returns the student ids collected (sorted). A student collected twice keeps the newest.
-        """
+    def submission_path(self, assignment: str, student: str) -> Path:
+        return self.submitted_dir / student / assignment / \
+            f"{self.notebook_names(assignment)[0]}.ipynb"
+
+    def collect(self, assignment: str, submissions: Path | str) -> Collected:
+        """Copy what was downloaded (a folder or an LMS zip, see :mod:`discover`) into
+        ``submitted/<student>/<assignment>/``; add the students to the gradebook. Entries that
+        cannot be graded are skipped and reported; nothing a student sent stops the batch."""
         self.validate(assignment)
         submissions = Path(submissions)
         if not submissions.exists():
             raise CourseError(f"submissions not found: {submissions}")
         notebooks = self.notebook_names(assignment)
         with tempfile.TemporaryDirectory(prefix="cnnkit-collect-") as tmp:
+            skipped: list[Skipped] = []
+            root = submissions
             if submissions.is_file():
-                if not zipfile.is_zipfile(submissions):
-                    raise CourseError(f"{submissions} is neither a folder nor a zip file")
-                with zipfile.ZipFile(submissions) as zf:
-                    _safe_extract(zf, Path(tmp))
-                found = _find_submissions(Path(tmp), assignment, notebooks, from_zip=True)
-            else:
-                found = _find_submissions(submissions, assignment, notebooks, from_zip=False)
-            if not found:
-                raise CourseError(
-                    f"no submissions for {assignment} found in {submissions}: expected "
-                    f"<student>/{notebooks[0]}.ipynb, <student>.ipynb, or a zip of "
-                    f"<student>_..._{notebooks[0]}.ipynb"
-                )
-            for (student, nb_name), src in sorted(found.items()):
-                dest = self.submitted_dir / student / assignment / f"{nb_name}.ipynb"
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(src, dest)
-        students = sorted({s for s, _ in found})
+                try:
+                    skipped = discover.extract_zip(submissions, Path(tmp))
+                except ValueError as exc:
+                    raise CourseError(str(exc)) from None
+                root = Path(tmp)
+            try:
+                found = discover.discover(root, notebooks, assignment)
+            except ValueError as exc:
+                raise CourseError(str(exc)) from None
+            skipped += found.skipped
+            copied = self._copy_in(assignment, found.submissions, skipped)
         with self.gradebook() as gb:
             gb.update_or_create_assignment(assignment)
-            for s in students:
+            for s in copied:
                 gb.update_or_create_student(s)
-        return students
+        return Collected(copied, skipped, dict(found.duplicates))
+
+    def _copy_in(self, assignment: str, found: dict[str, dict[str, Path]],
+                 skipped: list[Skipped]) -> list[str]:
+        copied = []
+        for student, nbs in sorted(found.items()):
+            try:
+                data = {nb: discover.read_submission_bytes(p) for nb, p in nbs.items()}
+            except ValueError as exc:
+                skipped.append(Skipped(student, str(exc)))
+                continue
+            for nb, raw in data.items():
+                dest = self.submitted_dir / student / assignment / f"{nb}.ipynb"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                tmp = dest.with_suffix(".ipynb.tmp")
+                tmp.write_bytes(raw)
+                os.replace(tmp, dest)
+            copied.append(student)
+        return copied
 
     def submitted_students(self, assignment: str) -> list[str]:
-        """Students with a folder ``submitted/<student>/<assignment>/``."""
         if not self.submitted_dir.is_dir():
             return []
-        return sorted(
-            p.name for p in self.submitted_dir.iterdir() if (p / assignment).is_dir()
-        )
+        return sorted(p.name for p in self.submitted_dir.iterdir()
+                      if (p / assignment).is_dir() and not p.is_symlink())
 
-    def autograde(self, assignment: str, students: Sequence[str] | None = None) -> dict[str, float]:
-        """nbgrader autograde the collected submissions; return ``{student: total score}``.
+    def nbgrader_scores(self, assignment: str, student: str) -> dict[str, float]:
+        """The points nbgrader's own autograde gave, when it ran on this submission."""
+        path = self.autograded_dir / student / assignment / \
+            f"{self.notebook_names(assignment)[0]}.ipynb"
+        return gradebook.nbgrader_scores(path) if path.is_file() else {}
 
-        students: ids to grade (default: everyone in ``submitted/`` for this assignment).
-        nbgrader restores locked and test cells (hidden tests included) from the gradebook,
-        runs each notebook in a fresh kernel, and records the points. A submission nbgrader
-        cannot process scores 0 and its reason is kept in ``self.autograde_errors[student]``.
+    def record_grades(self, assignment: str, results: Sequence[SubmissionResult]) -> None:
+        """The hidden checks' scores into the gradebook (written answers left for a person)."""
+        nb = self.notebook_names(assignment)[0]
+        gradebook.record(self.gradebook_path, self.course_id, assignment, nb,
+                         self.source_notebook(assignment), results)
+
+    # -- nbgrader's autograde and feedback ------------------------------------------------------
+
+    def autograde(self, assignment: str, students: Sequence[str] | None = None
+                  ) -> dict[str, float]:
+        """nbgrader autograde the collected submissions; ``{student: total}``.
+
+        nbgrader runs the notebook with the student's code in the same process as its tests,
+        so these scores can be forged: ``cnnkit grade`` is the grade to trust. A submission
+        nbgrader cannot process scores 0 and its reason is kept in ``autograde_errors``.
         """
         from nbgrader.converters import Autograde
 
         self.validate(assignment)
         todo = list(students) if students is not None else self.submitted_students(assignment)
         if not todo:
-            raise CourseError(
-                f"nothing to autograde: no folder {self.submitted_dir}/<student>/{assignment}/ "
-                "(collect submissions first)"
-            )
+            raise CourseError(f"nothing to autograde: no folder {self.submitted_dir}/<student>/"
+                              f"{assignment}/ (collect submissions first)")
         missing = [s for s in todo if not (self.submitted_dir / s / assignment).is_dir()]
         if missing:
             raise CourseError(f"no submission of {assignment} for: {', '.join(missing)}")
@@ -355,18 +340,15 @@ class Course:
         self.autograde_errors = {}
         for s in todo:
             try:
-                self._run_app(
-                    Autograde, assignment_id=assignment, student_id=s, force=True,
-                    create_student=True,
-                )
+                self._run_app(Autograde, assignment_id=assignment, student_id=s, force=True,
+                              create_student=True)
             except CourseError as exc:
-                # one broken submission (e.g. not even JSON) must not stop the batch
                 self.autograde_errors[s] = str(exc)
         scores = self.scores(assignment, [s for s in todo if s not in self.autograde_errors])
         return {s: scores.get(s, 0.0) for s in todo}
 
     def scores(self, assignment: str, students: Sequence[str] | None = None) -> dict[str, float]:
-        """Total autograded score per student, from the gradebook."""
+        """Total score per student, from the gradebook."""
         from nbgrader.api import MissingEntry
 
         out: dict[str, float] = {}
@@ -380,87 +362,52 @@ class Course:
         return out
 
     def max_score(self, assignment: str) -> float:
-        """Maximum autograded points of ``assignment`` as nbgrader recorded them."""
         with self.gradebook() as gb:
             return float(gb.find_assignment(assignment).max_score)
 
     def feedback(self, assignment: str) -> Path:
-        """nbgrader generate_feedback for every autograded student; returns ``feedback/``."""
+        """nbgrader's feedback pages for every autograded student, made from copies of the
+        autograded notebooks whose hidden tests (source and output) were removed; returns
+        ``feedback/``."""
         from nbgrader.converters import GenerateFeedback
 
         self.validate(assignment)
-        if not any(self.autograded_dir.glob(f"*/{assignment}")):
+        graded = sorted(self.autograded_dir.glob(f"*/{assignment}"))
+        if not graded:
             raise CourseError(f"nothing to give feedback on: autograde {assignment} first")
-        self._run_app(GenerateFeedback, assignment_id=assignment, force=True)
+        public = self.root / PUBLIC_AUTOGRADED
+        for folder in graded:
+            dest = public / folder.relative_to(self.autograded_dir)
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(folder, dest, ignore=_IGNORE)
+            for nb_path in dest.glob("*.ipynb"):
+                _strip_hidden_tests(nb_path)
+        self._run_app(GenerateFeedback, autograded=PUBLIC_AUTOGRADED, assignment_id=assignment,
+                      force=True)
         return self.feedback_dir
 
 
-# --------------------------------------------------------------------------------------------
-# collecting submissions
-# --------------------------------------------------------------------------------------------
+def _strip_hidden_tests(path: Path) -> None:
+    """Remove hidden-test regions from the test cells of an autograded notebook, and the outputs
+    of those cells (a traceback or assertion message would quote them)."""
+    nb = nbformat.read(path, as_version=4)
+    for _i, cell, _info in cells_of(nb, CellKind.TEST):
+        public = released_source(cell.source)
+        if public != cell.source:
+            cell.source = public
+            cell.outputs = [nbformat.v4.new_output(
+                "stream", name="stdout",
+                text="(hidden tests ran in this cell: see the grader's feedback page)\n")]
+    nbformat.write(nb, path)
 
 
-def _safe_extract(zf: zipfile.ZipFile, dest: Path) -> None:
-    """Extract only ``.ipynb`` members, refusing absolute paths and ``..`` (zip slip)."""
-    dest = dest.resolve()
-    for member in zf.infolist():
-        if member.is_dir() or not member.filename.endswith(".ipynb"):
-            continue
-        target = (dest / member.filename).resolve()
-        if not target.is_relative_to(dest):
-            raise CourseError(f"refusing zip member outside the archive: {member.filename}")
-        parts = Path(member.filename).parts
-        if "__MACOSX" in parts or any(p.startswith(".") for p in parts):
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with zf.open(member) as src, open(target, "wb") as out:
-            shutil.copyfileobj(src, out)
-
-
-def _looks_like_notebook(path: Path) -> bool:
-    # Only the top-level shape: invalid notebooks are still collected and graded (as zero),
-    # so that a broken file gets a grade and a reason instead of silently disappearing.
-    try:
-        return isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return True
-
-
-def _find_submissions(
-    base: Path, assignment: str, notebooks: list[str], from_zip: bool
-) -> dict[tuple[str, str], Path]:
-    """Map ``(student, notebook)`` to the file to collect under ``base``."""
-    found: dict[tuple[str, str], Path] = {}
-    mtimes: dict[tuple[str, str], float] = {}
-
-    def add(student: str, nb: str, path: Path) -> None:
-        student = _check_student_id(student, str(path))
-        key = (student, nb)
-        mtime = path.stat().st_mtime
-        if key not in found or mtime >= mtimes[key]:
-            found[key], mtimes[key] = path, mtime
-
-    # nbgrader/Canvas naming: <student>_<...>_<notebook>[-N].ipynb; notebook names have '_' too.
-    nb_alt = "|".join(map(re.escape, notebooks))
-    flat = re.compile(r"^(?P<student>[^_]+)(?:_.*)?_(?P<nb>" + nb_alt + r")(?:-\d+)?$")
-    for path in sorted(base.rglob("*.ipynb")):
-        rel = path.relative_to(base)
-        if any(p.startswith(".") for p in rel.parts):
-            continue
-        if not _looks_like_notebook(path):
-            continue
-        parts = rel.parts
-        stem = re.sub(r"-\d+$", "", path.stem)
-        m = flat.match(path.stem)
-        if m:
-            add(m["student"], m["nb"], path)
-        elif len(parts) >= 2 and stem in notebooks:
-            # <student>/<nb>.ipynb or <student>/<assignment>/<nb>.ipynb (maybe under a top folder)
-            dirs = [d for d in parts[:-1] if d != assignment]
-            if dirs:
-                add(dirs[-1], stem, path)
-        elif len(parts) == 1 and len(notebooks) == 1 and stem not in notebooks:
-            add(stem, notebooks[0], path)  # <student>.ipynb
-        elif len(parts) == 2 and from_zip and len(notebooks) == 1 and stem not in notebooks:
-            add(stem, notebooks[0], path)  # zip of a folder of <student>.ipynb
-    return found
+def _nbgrader_reason(result: dict) -> str:
+    """The most useful line of a failed nbgrader run: the exception it hit (e.g.
+    "RuntimeError: Solution region detected in a non-solution cell"), else its last error."""
+    log = (result.get("log") or "") + "\n" + (result.get("error") or "")
+    excs = [ln.strip() for ln in log.splitlines()
+            if re.match(r"^[A-Za-z_.]*(Error|Exception): ", ln.strip())
+            and "NbGraderException" not in ln]
+    errors = [ln for ln in log.splitlines() if ln.startswith("[ERROR]")]
+    return (excs or errors or log.strip().splitlines() or ["no log"])[-1]

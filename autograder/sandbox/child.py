@@ -110,7 +110,8 @@ def _submission(ctl: socket.socket, msg: dict, fds: list[int], config: dict) -> 
                 line, buf = buf.split(b"\n", 1)
                 doc = json.loads(line)
                 c2pid = doc.get("c2", c2pid)
-                report = doc if "status" in doc else report
+                if "status" in doc and report is None:  # C2's own report comes first
+                    report = doc
         if ctl in ready:
             req, extra = _recv(ctl)
             for fd in extra:

@@ -98,6 +98,7 @@ class NotRunKind(StrEnum):
     GARBLED = "garbled"        # what came back was not a well-formed result
     NO_SANDBOX = "no_sandbox"  # the sandbox could not be started (the grader's failure)
     NOT_LOADED = "not_loaded"  # the code could not be loaded at all
+    UNDEFINED = "undefined"    # the function to call is not defined (detail: its name)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -432,10 +432,12 @@ class Sandbox:
 
     # -- one submission -----------------------------------------------------------------------
 
-    def run(self, units: Sequence[tuple[str, str]], checks: Sequence[CheckPlan]) -> Outcome:
+    def run(self, units: Sequence[tuple[str, str]], checks: Sequence[CheckPlan],
+            on_check: Callable[[str], None] | None = None) -> Outcome:
         """Grade one submission: ``units`` are ``(cell, code)`` pairs of the student's code,
-        ``checks`` the plans to run against it. Never raises for anything the student did."""
-        return _Run(self, units, checks).go()
+        ``checks`` the plans to run against it; ``on_check(name)`` is called as each check
+        ends (a progress bar). Never raises for anything the student did."""
+        return _Run(self, units, checks, on_check).go()
 
     def _spawn(self, uid: int | None) -> _Child:
         """A fresh child of the warm zygote (restarted once when it is gone)."""
@@ -595,8 +597,9 @@ class _Run:
     """The state of one submission's run: which cases are done, the clock, the children."""
 
     def __init__(self, box: Sandbox, units: Sequence[tuple[str, str]],
-                 checks: Sequence[CheckPlan]) -> None:
+                 checks: Sequence[CheckPlan], on_check: Callable[[str], None] | None) -> None:
         self.box, self.units, self.checks = box, list(units), list(checks)
+        self.on_check = on_check or (lambda name: None)
         self.limits = box.limits
         self.out = Outcome(results={c.name: [None] * len(c.cases) for c in checks})  # type: ignore[misc]
         self.out.notes += list(box.isolation.missing)
@@ -647,6 +650,8 @@ class _Run:
                 pending = [i for i, r in enumerate(self.out.results[check.name]) if r is None]
                 if pending and not self._run_check(child, check, pending[0]):
                     return True  # the child died or hung: the next one takes the rest
+                if pending:
+                    self.on_check(check.name)
             child.send("end", None, time.monotonic() + 1)
             _status, notes = self.box._exit_status(child, kill=True)
             self._isolation_notes(notes, first)

@@ -12,6 +12,7 @@ torch imported.
 
 from __future__ import annotations
 
+import ast
 import re
 import signal
 import sys
@@ -41,16 +42,21 @@ MAX_DEPTH = 8
 
 @dataclass(frozen=True)
 class Probe:
+    """A helper the grader may call: ``needs_torch`` says whether the child must have torch,
+    ``needs_ns`` whether it receives the student's namespace as its first argument."""
+
     run: Callable[..., Any]
     needs_torch: bool
+    needs_ns: bool = False
 
 
 PROBES: dict[str, Probe] = {}
 
 
-def probe(name: str, *, needs_torch: bool) -> Callable[[Callable], Callable]:
+def probe(name: str, *, needs_torch: bool, needs_ns: bool = False
+          ) -> Callable[[Callable], Callable]:
     def register(fn: Callable) -> Callable:
-        PROBES[name] = Probe(fn, needs_torch)
+        PROBES[name] = Probe(fn, needs_torch, needs_ns)
         return fn
     return register
 
@@ -93,6 +99,19 @@ def _forward_backward(module: Any, x: Any, dout: np.ndarray) -> dict[str, Any]:
     return {"out": out.detach(), "input_grad": None if x.grad is None else x.grad.detach(),
             "param_grads": {n: None if p.grad is None else p.grad.detach()
                             for n, p in module.named_parameters()}}
+
+
+@probe("@run_cell", needs_torch=False, needs_ns=True)
+def _run_cell(ns: Mapping[str, Any], setup: str, source: str, label: str) -> None:
+    """Run a notebook cell (a visible test) against a copy of the student's namespace, after
+    the notebook's setup imports (those that import here)."""
+    scope = dict(ns)
+    for stmt in ast.parse(setup).body:
+        try:
+            exec(compile(ast.Module([stmt], []), "<setup>", "exec"), scope)  # noqa: S102
+        except Exception:  # noqa: BLE001 - e.g. a course module graded code cannot import
+            pass
+    exec(compile(source, f"<{label}>", "exec"), scope)  # noqa: S102
 
 
 def needs_torch(steps: Iterable[Call]) -> bool:
@@ -207,7 +226,11 @@ def _on_alarm(signum: int, frame: Any) -> None:
 
 
 class _Missing(Exception):
-    """A Ref that cannot be resolved: the step depends on one that failed."""
+    """The step cannot run: a Ref to a step that failed, or a function that is not there."""
+
+    def __init__(self, detail: str, kind: NotRunKind = NotRunKind.DEPENDENCY) -> None:
+        super().__init__(detail)
+        self.kind = kind
 
 
 def _resolve(value: Any, saved: Mapping[str, Any], failed: Mapping[str, str]) -> Any:
@@ -243,11 +266,13 @@ def _target(step: Call, ns: Mapping[str, Any], saved: Mapping[str, Any],
     """The callable of ``step`` and the leading arguments it gets (a probe's object)."""
     if step.func.startswith("@"):
         target = (_resolve(Ref(step.on), saved, failed),) if step.on else ()
+        if PROBES[step.func].needs_ns:
+            target = (ns, *target)
         return PROBES[step.func].run, target
     if step.on is not None:
         return getattr(_resolve(Ref(step.on), saved, failed), step.func), ()
     if step.func not in ns:
-        raise NameError(f"name {step.func!r} is not defined")
+        raise _Missing(step.func, NotRunKind.UNDEFINED)
     return ns[step.func], ()
 
 
@@ -271,7 +296,7 @@ def execute_case(ns: Mapping[str, Any], steps: list[Call], timeout: float) -> li
                 kwargs = _resolve(dict(step.kwargs), saved, failed)
                 out = fn(*target, *args, **kwargs)
             except _Missing as why:
-                results.append(NotRun(NotRunKind.DEPENDENCY, str(why)))
+                results.append(NotRun(why.kind, str(why)))
                 if step.save:
                     failed[step.save] = str(why)
                 continue

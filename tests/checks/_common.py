@@ -1,9 +1,11 @@
 """What the hidden-check tests of every assignment share.
 
 Each assignment's reference solution is extracted from its source notebook exactly as the grader
-extracts a submission, and graded in this process against the checks built from a seed. Mutants
-are that code with one classic mistake put in by text replacement; they must lose points with a
-message that names the mistake (:func:`assert_loses_points`).
+extracts a submission, and graded here through the grader's own scoring path
+(``engine.score.score``), with the sandbox's step runner (``sandbox.steps.execute_case``) run in
+this process instead of a sandbox: fast, and the same verdicts. Mutants are that code with one
+classic mistake put in by text replacement; they must lose points with a message that names the
+mistake (:func:`assert_loses_points`).
 """
 
 from __future__ import annotations
@@ -17,14 +19,54 @@ from pathlib import Path
 from types import ModuleType
 
 import nbformat
-import numpy as np
 from fixtures.nbtools import stub_solutions
 
-from autograder.checkkit import Check, Verdict, grade_inprocess
-from autograder.extract import solution_code
+from autograder.checks.kit import Check
+from autograder.course.cells import CellKind, points_of
+from autograder.engine.extract import Extracted, extract
+from autograder.engine.score import build_checks, score
+from autograder.results import ProblemKind
+from autograder.sandbox.run import LoadError, Outcome
+from autograder.sandbox.steps import CELL_FILENAME, execute_case, raised
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = (0, 1, 2)
+CELL = "solution"
+
+
+@dataclass(frozen=True)
+class Grade:
+    """One check's grade: the fraction of its points, and the message the student reads."""
+
+    fraction: float
+    message: str
+
+
+def load_inprocess(code: str) -> tuple[dict, list[LoadError]]:
+    """The student's code loaded as the sandbox child loads it, one statement at a time."""
+    ns: dict = {"__name__": "submission"}
+    errors = []
+    filename = CELL_FILENAME.format(CELL)
+    for node in ast.parse(code).body:
+        try:
+            exec(compile(ast.Module([node], []), filename, "exec"), ns)  # noqa: S102
+        except Exception as exc:  # noqa: BLE001
+            r = raised(exc)
+            errors.append(LoadError(CELL, node.lineno, r.type, r.message))
+    return ns, errors
+
+
+def grade_code(code: str, checks: list[Check], points: dict[str, float]) -> dict[str, Grade]:
+    """Grade ``code`` (trusted: reference solutions and mutants) with ``checks`` in-process."""
+    ns, errors = load_inprocess(code)
+    outcome = Outcome(results={c.name: [execute_case(ns, list(case.steps), c.timeout)
+                                        for case in c.cases] for c in checks},
+                      load_errors=errors)
+    extracted = Extracted(units=[(CELL, code)])
+    results, _ = score(checks, points, extracted, outcome)
+    return {r.name: Grade(r.points / r.max_points if r.max_points else 1.0, r.message)
+            for r in results}
+
 
 @dataclass(frozen=True)
 class Assignment:
@@ -32,15 +74,10 @@ class Assignment:
 
     folder:       the notebook's folder under notebooks/, e.g. ``"01_conv_arithmetic"``.
     defines:      texts the extracted reference must contain (a sign the extraction worked).
-    total_points: the notebook's autograded points, all cells together.
-    drop_lines:   prefixes of lines dropped from extracted code: setup imports the solutions
-                  do not use (the grader drops those too), so a check cannot lean on them.
     """
 
     folder: str
-    defines: tuple[str, ...]
-    total_points: int
-    drop_lines: tuple[str, ...] = ()
+    defines: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -54,56 +91,53 @@ class Assignment:
     def checks(self) -> ModuleType:
         return importlib.import_module(f"autograder.checks.{self.name}")
 
-    def build(self, seed: int) -> list[Check]:
-        return self.checks.build_checks(np.random.default_rng(seed))
+    @cached_property
+    def source(self) -> nbformat.NotebookNode:
+        return nbformat.read(self.notebook, as_version=4)
 
-    def grade(self, code: str, seed: int = 0, only: str | None = None) -> dict[str, Verdict]:
-        """Verdicts of all checks built from ``seed``, or of the check named ``only``."""
+    def points(self) -> dict[str, float]:
+        """``{grade_id: points}`` of the autograded test cells, in notebook order."""
+        return points_of(self.source, CellKind.TEST)
+
+    def build(self, seed: int) -> list[Check]:
+        return build_checks(self.checks, seed)
+
+    def grade(self, code: str, seed: int = 0, only: str | None = None) -> dict[str, Grade]:
+        """Grades of all checks built from ``seed``, or of the check named ``only``."""
         checks = self.build(seed)
         if only is not None:
             checks = [c for c in checks if c.name == only]
             assert checks, f"no check named {only}"
-        return grade_inprocess(code, checks)
+        return grade_code(code, checks, self.points())
 
-    def _kept(self, code: str) -> str:
-        return "".join(line for line in code.splitlines(keepends=True)
-                       if not (self.drop_lines and line.startswith(self.drop_lines)))
+    @staticmethod
+    def _joined(extracted: Extracted) -> str:
+        return "\n".join(code for _cell, code in extracted.units)
 
     @cached_property
     def reference(self) -> str:
-        """The source notebook's solution, as the grader would extract it."""
-        extracted = solution_code(self.notebook, self.notebook)
+        """The source notebook's solution, as the grader would extract it (one piece)."""
+        extracted = extract(self.notebook, self.notebook)
         # The source compared with itself differs from its *released* locked cells (hidden
-        # tests are still in): those "edited" notes are expected, anything else is not.
-        assert [p for p in extracted.problems if not p.startswith("locked cell")] == []
+        # tests are still in): those "edited" problems are expected, nothing else is.
+        assert [p for p in extracted.problems if p.kind != ProblemKind.LOCKED_EDITED] == []
+        code = self._joined(extracted)
         for text in self.defines:
-            assert text in extracted.code, f"{text!r} not in the extracted reference"
-        return self._kept(extracted.code)
+            assert text in code, f"{text!r} not in the extracted reference"
+        return code
 
     def released(self) -> str:
         """The code extracted from the untouched release: every solution region raises."""
-        source = nbformat.read(self.notebook, as_version=4)
-        return self._kept(solution_code(stub_solutions(source)[0], source).code)
-
-    def notebook_points(self) -> dict[str, float]:
-        """``{grade_id: points}`` of the autograded test cells, in notebook order."""
-        nb = nbformat.read(self.notebook, as_version=4)
-        graded = [(c.cell_type, c.metadata["nbgrader"]) for c in nb.cells
-                  if c.metadata.get("nbgrader", {}).get("grade")]
-        tests = {m["grade_id"]: m["points"] for _, m in graded if not m.get("solution")}
-        code = {m["grade_id"]: m["points"] for kind, m in graded if kind == "code"}
-        assert tests == code, "graded code cells and autograded test cells differ"
-        return tests
+        return self._joined(extract(stub_solutions(self.source)[0], self.source))
 
 
 ASSIGNMENTS: dict[str, Assignment] = {a.name: a for a in (
-    Assignment("01_conv_arithmetic", ("def convnetjs_table(",), 20),
-    Assignment("02_convolution", ("def conv_forward_im2col(",), 16,
-               drop_lines=("from cnnlib", "import cnnlib")),
-    Assignment("03_backprop", ("def conv_backward_naive",), 25),
-    Assignment("04_normalization", (), 28, drop_lines=("from cnnlib import",)),
-    Assignment("05_case_studies", ("def vgg_budget(", "def vgg16_budget(",
-                                   "class InceptionModule(", "class ResidualBlock("), 10),
+    Assignment("01_conv_arithmetic", ("def convnetjs_table(",)),
+    Assignment("02_convolution", ("def conv_forward_im2col(",)),
+    Assignment("03_backprop", ("def conv_backward_naive",)),
+    Assignment("04_normalization", ("def batchnorm_forward(",)),
+    Assignment("05_case_studies", ("def vgg_budget(", "class InceptionModule(",
+                                   "class ResidualBlock(")),
 )}
 
 
@@ -135,9 +169,9 @@ def assert_loses_points(assignment: Assignment, code: str, check: str, words: st
     where the mistake cannot show). ``only`` grades that check alone."""
     messages = []
     for seed in seeds:
-        verdict = assignment.grade(code, seed, only=check if only else None)[check]
-        assert verdict.fraction < 1.0, f"{check}: full marks with seed {seed}"
-        assert words in verdict.message or not named_by_every_seed, \
-            f"{check}, seed {seed}: {verdict.message}"
-        messages.append(verdict.message)
+        grade = assignment.grade(code, seed, only=check if only else None)[check]
+        assert grade.fraction < 1.0, f"{check}: full marks with seed {seed}"
+        assert words in grade.message or not named_by_every_seed, \
+            f"{check}, seed {seed}: {grade.message}"
+        messages.append(grade.message)
     assert any(words in m for m in messages), messages
