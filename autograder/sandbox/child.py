@@ -65,6 +65,9 @@ def main(argv: list[str]) -> None:
     sys.path[:] = config["sys_path"]
     import numpy  # noqa: F401 - imported once here, inherited by every submission
 
+    import autograder.sandbox.protocol
+    import autograder.sandbox.steps  # noqa: F401
+
     if config["torch"]:
         import torch
 
@@ -347,6 +350,7 @@ def _drop_privileges(uid: int | None) -> list[str]:
     else:
         _capset_zero()
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    notes = [] if _no_new_user_namespaces() else ["could not forbid new user namespaces"]
     status = {}
     with open("/proc/self/status") as f:
         for line in f:
@@ -354,7 +358,47 @@ def _drop_privileges(uid: int | None) -> list[str]:
             status[key] = value.strip()
     caps = [k for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
             if int(status.get(k, "0"), 16) != 0]
-    return [f"capabilities left after the drop: {', '.join(caps)}"] if caps else []
+    return notes + ([f"capabilities left after the drop: {', '.join(caps)}"] if caps else [])
+
+
+# seccomp: unshare/clone with CLONE_NEWUSER fail with EPERM, clone3 (whose flags a filter
+# cannot read) with ENOSYS, so libc falls back to clone. A user namespace would give the
+# student capabilities over new namespaces of its own: useless to a grade, but kernel surface.
+_ARCH = {"x86_64": (0xC000003E, 272, 56, 435), "aarch64": (0xC00000B7, 97, 220, 435)}
+CLONE_NEWUSER = 0x10000000
+
+
+def _no_new_user_namespaces() -> bool:
+    """Install the seccomp filter above (after no_new_privs); False where it cannot be."""
+    import errno
+    import platform
+
+    spec = _ARCH.get(platform.machine())
+    if spec is None:
+        return False
+    arch, nr_unshare, nr_clone, nr_clone3 = spec
+    ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JSET|K, RET|K
+    allow, kill = 0x7FFF0000, 0x80000000
+    eperm, enosys = 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
+    prog = [
+        (ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, kill),  # another ABI: refuse to run
+        (ld, 0, 0, 0),
+        (jeq, 0, 1, nr_clone3), (ret, 0, 0, enosys),
+        (jeq, 1, 0, nr_unshare), (jeq, 0, 3, nr_clone),
+        (ld, 0, 0, 16), (jset, 0, 1, CLONE_NEWUSER), (ret, 0, 0, eperm),
+        (ret, 0, 0, allow),
+    ]
+
+    class Filter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint32)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+
+    filters = (Filter * len(prog))(*[Filter(*f) for f in prog])
+    program = Program(len(prog), ctypes.cast(filters, ctypes.POINTER(Filter)))
+    return _libc.prctl(22, 2, ctypes.byref(program), 0, 0) == 0  # PR_SET_SECCOMP, FILTER
 
 
 def _capset_zero() -> None:

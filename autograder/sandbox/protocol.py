@@ -158,7 +158,7 @@ def encode(value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
     if isinstance(value, (np.bool_, np.integer, np.floating)):
         return encode(value.item(), arrays, depth)
     if isinstance(value, np.ndarray):
-        arr = np.ascontiguousarray(value)
+        arr = np.array(value, order="C", copy=True)  # ascontiguousarray would make 0-d 1-d
         if _dtype_code(arr.dtype) is None:
             raise TypeError(f"array of dtype {arr.dtype}")
         arrays.append(arr)

@@ -357,6 +357,12 @@ class Sandbox:
     def _start(self) -> None:
         """Start the zygote and wait until it has imported what it needs."""
         self._stop()
+        if self.isolation.mode == "plain" and os.geteuid() == 0:
+            unreachable = [p for p in {sys.prefix, sys.base_prefix} if not _world_reachable(p)]
+            if unreachable:  # the drop to a pool uid would leave it unable to run Python
+                raise SandboxUnavailable(
+                    "as root without bubblewrap the submission would have to run as root "
+                    f"(another uid cannot reach {unreachable[0]}): install bubblewrap")
         if self.isolation.cgroups.startswith("cgroup"):
             self._cgroup, _ = Cgroup.create(self._name, self.limits.cgroup)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -485,6 +491,12 @@ class Sandbox:
 
     def oom_killed(self) -> bool:
         return self._cgroup is not None and self._cgroup.had_oom_kill()
+
+
+def _world_reachable(path: str) -> bool:
+    """Whether any uid can traverse to ``path`` (every folder on the way has o+x)."""
+    p = Path(os.path.realpath(path))
+    return all(os.stat(d).st_mode & 0o001 for d in [p, *p.parents])
 
 
 def _child_env() -> dict[str, str]:
@@ -653,7 +665,7 @@ class _Run:
                 if pending:
                     self.on_check(check.name)
             child.send("end", None, time.monotonic() + 1)
-            _status, notes = self.box._exit_status(child, kill=True)
+            _status, notes = self.box._exit_status(child, kill=False)
             self._isolation_notes(notes, first)
             return True
         finally:

@@ -13,6 +13,7 @@ torch imported.
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 import signal
 import sys
@@ -161,12 +162,12 @@ def to_plain(value: Any, depth: int = 0) -> Any:
 
 
 def _array(value: np.ndarray) -> Any:
-    arr = np.ascontiguousarray(value)
+    arr = np.array(value, order="C", copy=True)  # (ascontiguousarray turns 0-d into 1-d)
     if arr.dtype.kind not in "biufc" or not arr.dtype.isnative or arr.dtype.itemsize > 16:
         return Opaque(f"array of dtype {arr.dtype}")
     if arr.dtype == np.longdouble and arr.dtype.itemsize > 8:
         arr = arr.astype(np.float64)
-    return arr.copy()
+    return arr
 
 
 def _tensor_array(value: Any) -> Any:
@@ -194,8 +195,8 @@ def _plain_or_opaque(value: Any) -> Any:
 
 def raised(exc: BaseException) -> Raised:
     """What the grader needs of an exception: built-in class, text, and where in whose code."""
-    builtin = next((k.__name__ for k in type(exc).__mro__ if k.__module__ == "builtins"),
-                   "Exception")
+    builtin = next((k.__name__ for k in type(exc).__mro__
+                    if getattr(builtins, k.__name__, None) is k), "Exception")
     try:
         text = BaseException.__str__(exc)
     except Exception:  # noqa: BLE001 - a broken exception object
