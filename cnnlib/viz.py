@@ -1,7 +1,11 @@
-"""Pictures for the course: image and filter grids, activation maps, curves, conv geometry.
+"""Pictures for the course: image and filter grids, activation maps, predictions, curves, and
+the geometry of a convolution (a picture, an animation, an interactive explorer).
 
-Every function returns what it drew (a matplotlib ``Figure``, an animation or a widget) and never
-calls ``plt.show()``: in a notebook the returned figure is displayed by Jupyter.
+Plotting convention (all of cnnlib): every plotting function builds a new
+``matplotlib.figure.Figure`` without pyplot and returns it (or an animation or widget built on
+one). Nothing is shown, nothing is left in pyplot's list of open figures: a notebook displays
+the returned figure once (last line of a cell, or ``display(fig)``), a script saves it with
+``fig.savefig``. Single-panel drawings also take ``ax=`` to draw into a caller's Axes.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
 from matplotlib.axes import Axes
@@ -20,10 +23,20 @@ from matplotlib.patches import Rectangle
 
 from cnnlib._validate import check_int
 
+
+def _figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (6.4, 4.8),
+            **subplots: Any) -> tuple[Figure, Any]:
+    """A new Figure (not registered with pyplot) and its axes, as pyplot's subplots gives."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **subplots)
+
 __all__ = [
     "show_images",
     "show_filters",
     "show_activation_maps",
+    "activation_maps",
+    "show_topk_predictions",
+    "plot_confusion_matrix",
     "plot_signals",
     "plot_history",
     "plot_bars",
@@ -88,9 +101,8 @@ def _grid(
         raise ValueError("nothing to show: got 0 images")
     ncols = max(1, min(check_int("ncols", ncols, 1), n))
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=figsize or (cell * ncols, cell * nrows + 0.3), squeeze=False
-    )
+    fig, axes = _figure(nrows, ncols, figsize=figsize or (cell * ncols, cell * nrows + 0.3),
+                        squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     return fig, axes.flat
@@ -124,7 +136,6 @@ def show_images(
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
-    plt.close(fig)
     return fig
 
 
@@ -171,7 +182,6 @@ def show_activation_maps(
         ax.set_title(f"map {c}", fontsize=8)
     fig.suptitle(title or f"{len(m)} activation maps: bright = strong response of that filter")
     fig.tight_layout()
-    plt.close(fig)
     return fig
 
 
@@ -189,7 +199,7 @@ def plot_signals(
     if x.ndim != 2:
         raise ValueError(f"signals must be (N, L) or (N, 1, L), got shape {x.shape}")
     n = min(check_int("n", n, 1), len(x))
-    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.4), sharey=True, squeeze=False)
+    fig, axes = _figure(1, n, figsize=(2.6 * n, 2.4), sharey=True, squeeze=False)
     for i, ax in enumerate(axes[0]):
         ax.plot(np.arange(x.shape[1]), x[i], lw=1.2)
         ax.set_title(f"label {labels[i]}" if labels is not None else f"signal {i}", fontsize=9)
@@ -197,8 +207,128 @@ def plot_signals(
         ax.set_ylabel("value", fontsize=8)
     fig.suptitle(title or f"{n} signals of length {x.shape[1]}")
     fig.tight_layout()
-    plt.close(fig)
     return fig
+
+
+def _unit_range(im: np.ndarray) -> np.ndarray:
+    lo, hi = float(im.min()), float(im.max())
+    return (im - lo) / (hi - lo) if hi > lo else np.zeros_like(im, dtype=np.float64)
+
+
+def show_topk_predictions(images: Any, probs: np.ndarray, idx: np.ndarray,
+                          class_names: Sequence[str], labels: Sequence[int] | None = None,
+                          ncols: int = 4) -> Figure:
+    """Each image beside a bar chart of its top-k classes.
+
+    Inputs: ``images: (N, C, H, W)`` with C in {1, 3} (or ``(N, H, W)``), each shown rescaled
+    to [0, 1]; ``probs, idx: (N, k)`` from :func:`cnnlib.train.predict_topk`;
+    ``class_names[i]`` names class ``i``; ``labels: (N,)`` true classes (optional): the bar of
+    the true class is green, others grey, and the image's title says the truth.
+    """
+    ims = [_unit_range(im.astype(np.float64)) for im in _as_image_list(images)]
+    probs, idx = np.asarray(probs), np.asarray(idx)
+    if probs.shape != idx.shape or probs.ndim != 2 or len(probs) != len(ims):
+        raise ValueError(f"probs and idx must both be (N, k) with N = len(images) = {len(ims)}; "
+                         f"got {probs.shape} and {idx.shape}")
+    if idx.size and int(idx.max()) >= len(class_names):
+        raise ValueError(f"class index {int(idx.max())} has no name ({len(class_names)} names)")
+    n, k = probs.shape
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(3.2 * ncols, 1.6 * nrows + 0.2 * k * nrows))
+    gs = fig.add_gridspec(nrows, 2 * ncols, width_ratios=[1, 1.3] * ncols)
+    for i, img in enumerate(ims):
+        r, c = divmod(i, ncols)
+        ax_img = fig.add_subplot(gs[r, 2 * c])
+        ax_img.imshow(img, cmap="gray" if img.ndim == 2 else None)
+        ax_img.set_axis_off()
+        if labels is not None:
+            ok = int(idx[i, 0]) == int(labels[i])
+            ax_img.set_title(f"true: {class_names[int(labels[i])]}", fontsize=8,
+                             color="green" if ok else "red")
+        ax_bar = fig.add_subplot(gs[r, 2 * c + 1])
+        colors = ["tab:green" if labels is not None and int(j) == int(labels[i]) else "tab:gray"
+                  for j in idx[i]]
+        ax_bar.barh(range(k)[::-1], probs[i], color=colors)
+        ax_bar.set_yticks(range(k)[::-1])
+        ax_bar.set_yticklabels([str(class_names[int(j)]) for j in idx[i]], fontsize=8)
+        ax_bar.set_xlim(0, 1)
+        ax_bar.set_xlabel("probability", fontsize=7)
+        ax_bar.set_ylabel(f"top-{k} classes", fontsize=7)
+        ax_bar.tick_params(axis="x", labelsize=7)
+    fig.suptitle(f"top-{k} predictions: green bar = the true class" if labels is not None
+                 else f"top-{k} predictions")
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(cm: np.ndarray, class_names: Sequence[str],
+                          normalize: bool = False) -> Figure:
+    """Heat map of ``cm: (K, K)`` int counts (row = true class, column = predicted, as from
+    :func:`cnnlib.train.confusion_matrix`), each cell's count written in.
+
+    ``normalize=True`` divides each row by its total (per-class recall on the diagonal).
+    """
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(class_names):
+        raise ValueError(f"cm must be (K, K) with K = len(class_names) = {len(class_names)}, "
+                         f"got {cm.shape}")
+    shown = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
+    k = cm.shape[0]
+    fig, ax = _figure(figsize=(1.0 + 0.5 * k, 0.8 + 0.5 * k))
+    im = ax.imshow(shown, cmap="Blues")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax.set_xticks(range(k), [str(c) for c in class_names], rotation=45, ha="right")
+    ax.set_yticks(range(k), [str(c) for c in class_names])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    thresh = shown.max() / 2 if shown.size else 0
+    for i in range(k):
+        for j in range(k):
+            txt = f"{shown[i, j]:.2f}" if normalize else str(int(cm[i, j]))
+            ax.text(j, i, txt, ha="center", va="center", fontsize=7,
+                    color="white" if shown[i, j] > thresh else "black")
+    acc = np.trace(cm) / max(cm.sum(), 1)
+    ax.set_title(f"confusion matrix (accuracy {acc:.1%})")
+    fig.tight_layout()
+    return fig
+
+
+def activation_maps(model: Any, x: Any, layer: Any) -> np.ndarray:
+    """Output of ``layer`` (a module of ``model`` or its dotted name, e.g. ``"features.2"``)
+    for one image ``x: (C, H, W)``, computed in eval mode on the model's device.
+
+    Returns ``(C_out, H_out, W_out)`` float32, ready for :func:`show_activation_maps`.
+    """
+    import torch
+
+    if isinstance(layer, str):
+        modules = dict(model.named_modules())
+        if layer not in modules:
+            raise ValueError(f"model has no layer {layer!r}; some names: {list(modules)[1:8]}")
+        layer = modules[layer]
+    x = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    if x.ndim != 3:
+        raise ValueError(f"x must be one image (C, H, W), got shape {tuple(x.shape)}")
+    param = next(model.parameters(), None)
+    dev = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None else torch.float32
+    grabbed: list[torch.Tensor] = []
+    handle = layer.register_forward_hook(lambda m, i, o: grabbed.append(o.detach()))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(x[None].to(dev, dtype))
+    finally:
+        handle.remove()
+        model.train(was_training)
+    if not grabbed:
+        raise ValueError("the layer was not called in the forward pass")
+    out = grabbed[0]
+    if out.ndim != 4:
+        raise ValueError(f"layer output has shape {tuple(out.shape)}; pick a conv-like layer")
+    return out[0].float().cpu().numpy()
 
 
 def plot_history(
@@ -224,7 +354,7 @@ def plot_history(
     loss_keys = [k for k in all_keys if "loss" in k]
     acc_keys = [k for k in all_keys if "acc" in k]
     groups = [g for g in (loss_keys, acc_keys) if g] or [list(all_keys)]
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 3.6), squeeze=False)
+    fig, axes = _figure(1, len(groups), figsize=(5.5 * len(groups), 3.6), squeeze=False)
     for ax, group in zip(axes.flat, groups):
         for run, label in zip(runs, labels):
             for k in group:
@@ -238,7 +368,6 @@ def plot_history(
         ax.legend(fontsize=8)
     fig.suptitle(title or "training curves: the loss should fall and the accuracy rise")
     fig.tight_layout()
-    plt.close(fig)
     return fig
 
 
@@ -262,7 +391,7 @@ def plot_bars(
     """
     if len(labels) != len(values):
         raise ValueError(f"got {len(labels)} labels for {len(values)} values")
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(labels)), 3.6))
+    fig, ax = _figure(figsize=(max(4.0, 1.2 * len(labels)), 3.6))
     bars = ax.bar([str(lb) for lb in labels], values, color="tab:blue")
     if log:
         ax.set_yscale("log")
@@ -274,7 +403,6 @@ def plot_bars(
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.tick_params(axis="x", rotation=20)
     fig.tight_layout()
-    plt.close(fig)
     return fig
 
 
@@ -286,8 +414,8 @@ def plot_lines(
     ylabel: str = "",
     logy: bool = False,
 ) -> Figure:
-    """Several named curves over the same x."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    """Several named curves over the same x: ``x: (n,)`` values, ``ys: name -> (n,)`` values."""
+    fig, ax = _figure(figsize=(5.5, 3.6))
     for name, y in ys.items():
         if len(y) != len(x):
             raise ValueError(f"curve {name!r} has {len(y)} points for {len(x)} x values")
@@ -298,7 +426,6 @@ def plot_lines(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    plt.close(fig)
     return fig
 
 
@@ -369,7 +496,7 @@ def draw_conv_geometry(
     total = n + 2 * pad
     own = ax is None
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6.5, 3.6))
+        fig, ax = _figure(figsize=(6.5, 3.6))
     else:
         fig = ax.figure
     _draw_grid(ax, 0, n, pad, f"input {n}x{n}, pad {pad}")
@@ -394,9 +521,8 @@ def draw_conv_geometry(
     ax.axis("off")
     title = text if out is not None else _short(text)
     ax.set_title(f"F={f}, S={stride}, P={pad}, dilation={dilation}:  {title}", fontsize=10)
-    if own:  # a caller's figure is theirs to lay out and show
+    if own:  # a caller's figure is theirs to lay out
         fig.tight_layout()
-        plt.close(fig)
     return fig
 
 
@@ -414,7 +540,7 @@ def animate_convolution(
 
     out = arith.conv_output_size(n, f, stride, pad, dilation)
     total = n + 2 * pad
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    fig, ax = _figure(figsize=(6.5, 3.6))
     _draw_grid(ax, 0, n, pad, f"input {n}x{n}, pad {pad}")
     x0, off = total + 2, (total - out) / 2
     cells = {}
@@ -446,7 +572,6 @@ def animate_convolution(
 
     anim = animation.FuncAnimation(fig, update, frames=len(positions), interval=interval,
                                    blit=False, repeat=True)
-    plt.close(fig)
     return anim
 
 

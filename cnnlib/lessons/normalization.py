@@ -1,4 +1,4 @@
-"""Reference helpers for the normalization and regularization lesson (notebook 04).
+"""Helpers of notebook 4, normalization and regularization.
 
 - Initialization: :func:`init_std` / :func:`init_weights` (zero, small random, Xavier, He with
   fan-in or fan-out) and :func:`activation_statistics`, which pushes data through a deep
@@ -471,6 +471,8 @@ def plot_sweep(rows: Sequence[dict[str, Any]]) -> Figure:
 def mode_mixup(model: nn.Module, X: Any, y: Any, batch_sizes: Sequence[int] = (1, 4, 32, 256)
                ) -> list[dict[str, float]]:
     """Accuracy of a trained model with BN evaluated in eval mode vs (wrongly) in train mode.
+
+    X: ``(N, C, H, W)`` float test images, y: ``(N,)`` int labels.
 
     For each batch size the test set is fed in batches of that size. In eval mode BN uses its
     running averages, so the answer does not depend on the batch size; in train mode it uses

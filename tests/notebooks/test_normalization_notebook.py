@@ -81,7 +81,7 @@ def test_initialization_table(executed) -> None:
 
 def test_covariate_shift_costs_accuracy_unless_each_image_is_standardised(executed) -> None:
     nb, _ = executed
-    text = _text(_cell_with(nb, "norm.covariate_shift_accuracy("))
+    text = _text(_cell_with(nb, "lesson.covariate_shift_accuracy("))
     acc = {m[0]: (float(m[1]), float(m[2])) for m in re.findall(
         r"^(raw pixels|each image standardised)\s+test accuracy ([\d.]+), on the washed-out "
         r"digits ([\d.]+)$", text, flags=re.M)}
@@ -100,13 +100,13 @@ def test_identity_recovery_and_bn_statistics(executed) -> None:
 
 def test_sweep_table_and_mode_mixup(executed) -> None:
     nb, _ = executed
-    table = _text(_cell_with(nb, "norm.sweep_table(rows)"))
+    table = _text(_cell_with(nb, "lesson.sweep_table(rows)"))
     assert "| 0.05 |" in table and "| 1 |" in table
     # batch norm rescues lr = 1: the plain net learns nothing there, the BN net does
     row = re.search(r"^\| 1 \| (.*) \| (.*) \|$", table, flags=re.M)
     assert "no better than chance" in row.group(1) or "NaN" in row.group(1), row.group(0)
     assert float(row.group(2).split(" / ")[0]) > 0.5, row.group(0)
-    text = _text(_cell_with(nb, "norm.mode_mixup("))
+    text = _text(_cell_with(nb, "lesson.mode_mixup("))
     rows = [tuple(map(float, m)) for m in
             re.findall(r"^\s+(\d+)\s+([\d.]+)\s+([\d.]+)$", text, flags=re.M)]
     assert [int(r[0]) for r in rows] == [1, 4, 32, 256]

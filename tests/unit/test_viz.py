@@ -7,6 +7,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from matplotlib.figure import Figure
+from torch import nn
 
 from cnnlib import viz
 
@@ -212,3 +214,49 @@ def test_plot_signals_draws_each_signal_with_its_label() -> None:
     assert fig._suptitle.get_text() == "two signals"
     with pytest.raises(ValueError, match=r"\(N, L\) or \(N, 1, L\)"):
         viz.plot_signals(np.zeros((2, 2, 5)))
+
+
+def test_show_topk_predictions_labels_and_colors():
+    images = np.random.default_rng(0).random((3, 1, 5, 5))
+    probs = np.array([[0.7, 0.2], [0.6, 0.3], [0.9, 0.05]])
+    idx = np.array([[1, 0], [2, 1], [0, 2]])
+    fig = viz.show_topk_predictions(images, probs, idx, ["a", "b", "c"], labels=[1, 1, 2])
+    assert isinstance(fig, Figure)
+    bar_axes = [ax for ax in fig.axes if ax.patches]
+    assert len(bar_axes) == 3
+    assert [t.get_text() for t in bar_axes[1].get_yticklabels()] == ["c", "b"]
+    green = [p for p in bar_axes[1].patches if p.get_facecolor()[:3] == (0.17254901960784313,
+                                                                       0.6274509803921569,
+                                                                       0.17254901960784313)]
+    assert len(green) == 1 and green[0].get_width() == pytest.approx(0.3)
+    titles = [ax.get_title() for ax in fig.axes if ax.images]
+    assert titles == ["true: b", "true: b", "true: c"]
+    with pytest.raises(ValueError, match=r"\(N, k\)"):
+        viz.show_topk_predictions(images, probs[:2], idx, ["a", "b", "c"])
+    with pytest.raises(ValueError, match="has no name"):
+        viz.show_topk_predictions(images, probs, idx, ["a", "b"])
+
+
+def test_plot_confusion_matrix_writes_counts_and_accuracy():
+    cm = np.array([[5, 1], [2, 2]])
+    fig = viz.plot_confusion_matrix(cm, ["x", "y"])
+    ax = fig.axes[0]
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "2", "2", "5"]
+    assert "70.0%" in ax.get_title()
+    with pytest.raises(ValueError, match="K = len"):
+        viz.plot_confusion_matrix(cm, ["x"])
+
+
+def test_activation_maps_returns_layer_output():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(3 * 16, 2)).train()
+    x = torch.randn(1, 4, 4)
+    maps = viz.activation_maps(model, x, "1")
+    expected = torch.relu(model[0](x[None]))[0].detach().numpy()
+    np.testing.assert_allclose(maps, expected, rtol=1e-6)
+    assert model.training
+    with pytest.raises(ValueError, match="no layer"):
+        viz.activation_maps(model, x, "nope")
+    with pytest.raises(ValueError, match="conv-like"):
+        viz.activation_maps(model, x, "3")
