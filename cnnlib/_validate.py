@@ -1,4 +1,7 @@
-"""Argument checks shared by cnnlib: clear messages instead of deep numpy/torch traces."""
+"""Argument checks shared by cnnlib: clear messages instead of deep numpy/torch traces.
+
+:func:`check_int` is the one integer validator of the library (the others build on it).
+"""
 
 from __future__ import annotations
 
@@ -31,12 +34,7 @@ def check_pair(name: str, value: Any, minimum: int | None = None) -> tuple[int, 
     return v, v
 
 
-def check_ndim(name: str, arr: Any, ndims: int | tuple[int, ...], layout: str = "") -> np.ndarray:
-    """``arr`` as an ndarray with one of the allowed numbers of dimensions."""
-    a = np.asarray(arr)
-    allowed = (ndims,) if isinstance(ndims, int) else tuple(ndims)
-    if a.ndim not in allowed:
-        want = " or ".join(str(d) for d in allowed)
-        extra = f" {layout}" if layout else ""
-        raise ValueError(f"{name} must have {want} dimensions{extra}, got shape {a.shape}")
-    return a
+def check_positive_ints(**values: Any) -> None:
+    """:func:`check_int` with minimum 1 for each keyword: ``check_positive_ints(width=w, ...)``."""
+    for name, value in values.items():
+        check_int(name, value, 1)

@@ -181,17 +181,21 @@ class LayerTable:
 
     @property
     def total_params(self) -> int:
+        """Parameters of all rows."""
         return sum(r.params for r in self.rows)
 
     @property
     def total_macs(self) -> int:
+        """Multiply-adds of one example through all rows."""
         return sum(r.macs for r in self.rows)
 
     @property
     def total_activation_bytes(self) -> int:
+        """Bytes of all rows' outputs for one example (what a forward pass keeps for backward)."""
         return sum(r.activation_bytes for r in self.rows)
 
     def to_dicts(self) -> list[dict[str, Any]]:
+        """One dict per row (the fields of :class:`LayerRow`)."""
         return [asdict(r) for r in self.rows]
 
     def _cells(self) -> tuple[list[str], list[list[str]]]:
@@ -206,6 +210,7 @@ class LayerTable:
         return head, body
 
     def to_markdown(self) -> str:
+        """The table with its totals as Markdown."""
         head, body = self._cells()
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(row) + " |" for row in body]
@@ -241,12 +246,16 @@ def _fmt_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def _macs(module: Any, out: Any) -> int:
+def _macs(module: Any, inp: Any, out: Any) -> int:
+    """Multiply-adds of one example through ``module`` (conv and linear layers; 0 otherwise)."""
     import torch.nn as nn
 
     if isinstance(module, nn.modules.conv._ConvTransposeNd):
         # a transposed conv scatters every *input* element over K/groups * kernel outputs
-        return 0  # filled in by the hook, which sees the input
+        per_in = module.out_channels // module.groups
+        for k in module.kernel_size:
+            per_in *= k
+        return int(inp[0][0].numel()) * per_in if inp else 0
     if isinstance(module, nn.modules.conv._ConvNd):
         per_out = (module.in_channels // module.groups)
         for k in module.kernel_size:
@@ -297,56 +306,77 @@ def layer_table(model: Any, input_shape: Sequence[int], device: Any = None) -> L
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence):
-        raise TypeError(f"input_shape must be a tuple such as (3, 224, 224), got {input_shape!r}")
-    shape = tuple(check_int(f"input_shape[{i}]", s, 1) for i, s in enumerate(input_shape))
-    if not shape:
-        raise ValueError("input_shape must not be empty; give it as (C, H, W)")
-    shape = _drop_batch_axis(model, shape)
-    if device is None:
-        try:
-            device = next(model.parameters()).device
-        except StopIteration:
-            device = torch.device("cpu")
-    first = next((p for p in model.parameters() if p.is_floating_point()), None)
-    dtype = first.dtype if first is not None else torch.float32
-    rows: list[LayerRow] = []
-    hooks = []
-    counted: set[int] = set()  # a module called twice (shared weights) owns its params once
-
-    def hook(name: str):
-        def fn(module: nn.Module, inp: Any, out: Any) -> None:
-            t = out[0] if isinstance(out, (tuple, list)) else out
-            if not torch.is_tensor(t):
-                return
-            own = 0
-            if id(module) not in counted:
-                counted.add(id(module))
-                own = sum(p.numel() for p in module.parameters(recurse=False))
-            macs = _macs(module, t)
-            if isinstance(module, nn.modules.conv._ConvTransposeNd) and inp:
-                per_in = module.out_channels // module.groups
-                for k in module.kernel_size:
-                    per_in *= k
-                macs = int(inp[0][0].numel()) * per_in
-            rows.append(LayerRow(name, type(module).__name__, tuple(t.shape[1:]), int(own),
-                                 macs, int(t[0].numel() * t.element_size())))
-        return fn
-
-    for name, module in model.named_modules():
-        leaf = not any(True for _ in module.children())
-        own = any(True for _ in module.parameters(recurse=False))
-        if leaf or (own and module is not model):
-            hooks.append(module.register_forward_hook(hook(name or type(module).__name__)))
+    shape = _example_shape(model, input_shape)
+    x = _example_input(model, shape, device)
+    recorder = _Recorder()
+    hooks = [m.register_forward_hook(recorder.hook(name)) for name, m in _tabulated(model)]
     # remember every submodule's mode: a model may hold frozen (eval) parts inside a training one
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros((1, *shape), device=device, dtype=dtype))
+            model(x)
     finally:
         for h in hooks:
             h.remove()
         for m, mode in modes:
             m.training = mode
-    return LayerTable(rows, shape)
+    return LayerTable(recorder.rows, shape)
+
+
+def _example_shape(model: Any, input_shape: Sequence[int]) -> tuple[int, ...]:
+    """``input_shape`` checked, without its batch axis when it has one (see layer_table)."""
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence):
+        raise TypeError(f"input_shape must be a tuple such as (3, 224, 224), got {input_shape!r}")
+    shape = tuple(check_int(f"input_shape[{i}]", s, 1) for i, s in enumerate(input_shape))
+    if not shape:
+        raise ValueError("input_shape must not be empty; give it as (C, H, W)")
+    return _drop_batch_axis(model, shape)
+
+
+def _example_input(model: Any, shape: tuple[int, ...], device: Any) -> Any:
+    """A batch of one zero example ``(1, *shape)`` in the model's float dtype, on ``device``
+    (default: where the model's parameters are; a ``meta`` model costs no memory or time)."""
+    import torch
+
+    if device is None:
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    first = next((p for p in model.parameters() if p.is_floating_point()), None)
+    dtype = first.dtype if first is not None else torch.float32
+    return torch.zeros((1, *shape), device=device, dtype=dtype)
+
+
+def _tabulated(model: Any) -> list[tuple[str, Any]]:
+    """The modules that get a row: every leaf, and any module with parameters of its own."""
+    out = []
+    for name, module in model.named_modules():
+        leaf = not any(True for _ in module.children())
+        own = any(True for _ in module.parameters(recurse=False))
+        if leaf or (own and module is not model):
+            out.append((name or type(module).__name__, module))
+    return out
+
+
+class _Recorder:
+    """Forward hooks that append one :class:`LayerRow` per module call."""
+
+    def __init__(self) -> None:
+        self.rows: list[LayerRow] = []
+        self._counted: set[int] = set()  # a module called twice (shared weights) counts once
+
+    def hook(self, name: str) -> Any:
+        import torch
+
+        def record(module: Any, inp: Any, out: Any) -> None:
+            t = out[0] if isinstance(out, (tuple, list)) else out
+            if not torch.is_tensor(t):
+                return
+            own = 0
+            if id(module) not in self._counted:
+                self._counted.add(id(module))
+                own = sum(p.numel() for p in module.parameters(recurse=False))
+            self.rows.append(LayerRow(name, type(module).__name__, tuple(t.shape[1:]), int(own),
+                                      _macs(module, inp, t),
+                                      int(t[0].numel() * t.element_size())))
+
+        return record

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from cnnlib import ops
+from cnnlib._validate import check_int
 
 __all__ = [
     "derivative_x", "derivative_y", "sobel_x", "sobel_y", "box_blur", "gaussian_blur",
@@ -40,8 +41,8 @@ def sobel_y() -> np.ndarray:
 
 
 def _check_size(size: int) -> None:
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1 or size % 2 == 0:
-        raise ValueError(f"size must be a positive odd int (a kernel needs a centre), got {size!r}")
+    if check_int("size", size, 1) % 2 == 0:
+        raise ValueError(f"size must be odd (a kernel needs a centre), got {size!r}")
 
 
 def box_blur(size: int = 3) -> np.ndarray:

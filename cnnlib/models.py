@@ -24,6 +24,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from cnnlib._validate import check_int, check_positive_ints
+
 __all__ = [
     "LeNet5",
     "SmallConvNet",
@@ -69,12 +71,6 @@ def he_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def _check_positive(**kwargs: int) -> None:
-    for name, v in kwargs.items():
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-
-
 # ------------------------------------------------------------------------------------------
 # LeNet-5
 # ------------------------------------------------------------------------------------------
@@ -93,7 +89,7 @@ class LeNet5(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 1, input_size: int = 32,
                  padding: int | None = None) -> None:
         super().__init__()
-        _check_positive(num_classes=num_classes, in_channels=in_channels, input_size=input_size)
+        check_positive_ints(num_classes=num_classes, in_channels=in_channels, input_size=input_size)
         pad = (0 if input_size >= 32 else 2) if padding is None else padding
         s = input_size
         s = (s - 5 + 2 * pad) + 1
@@ -131,7 +127,7 @@ class SmallConvNet(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 1, input_size: int = 8,
                  width: int = 32, dropout: float = 0.3) -> None:
         super().__init__()
-        _check_positive(num_classes=num_classes, in_channels=in_channels, input_size=input_size,
+        check_positive_ints(num_classes=num_classes, in_channels=in_channels, input_size=input_size,
                         width=width)
         if input_size < 4:
             raise ValueError(f"input_size must be >= 4 (two 2x2 pools), got {input_size}")
@@ -185,7 +181,7 @@ class AlexNet(nn.Module):
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, lrn: bool = True,
                  dropout: float = 0.5) -> None:
         super().__init__()
-        _check_positive(num_classes=num_classes, in_channels=in_channels)
+        check_positive_ints(num_classes=num_classes, in_channels=in_channels)
 
         def norm() -> nn.Module:
             return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0) if lrn else nn.Identity()
@@ -247,7 +243,7 @@ class VGG(nn.Module):
             cfg = list(depth)
         else:
             raise TypeError(f"depth must be 11/13/16/19 or a non-empty config list, got {depth!r}")
-        _check_positive(num_classes=num_classes, in_channels=in_channels, fc_width=fc_width,
+        check_positive_ints(num_classes=num_classes, in_channels=in_channels, fc_width=fc_width,
                         pool_size=pool_size)
         layers: list[nn.Module] = []
         c = in_channels
@@ -310,7 +306,7 @@ class InceptionModule(nn.Module):
     def __init__(self, in_ch: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int,
                  ch5x5: int, pool_proj: int, batch_norm: bool = False) -> None:
         super().__init__()
-        _check_positive(in_ch=in_ch, ch1x1=ch1x1, ch3x3red=ch3x3red, ch3x3=ch3x3,
+        check_positive_ints(in_ch=in_ch, ch1x1=ch1x1, ch3x3red=ch3x3red, ch3x3=ch3x3,
                         ch5x5red=ch5x5red, ch5x5=ch5x5, pool_proj=pool_proj)
         self.branch1 = _conv_relu(in_ch, ch1x1, 1, batch_norm)
         self.branch2 = nn.Sequential(_conv_relu(in_ch, ch3x3red, 1, batch_norm),
@@ -352,7 +348,7 @@ class SmallGoogLeNet(nn.Module):
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3, aux: bool = False) -> None:
         super().__init__()
-        _check_positive(num_classes=num_classes, in_channels=in_channels)
+        check_positive_ints(num_classes=num_classes, in_channels=in_channels)
         self.stem = nn.Sequential(_conv_relu(in_channels, 64, 3, True), nn.MaxPool2d(2))
         self.inc1 = InceptionModule(64, 16, 24, 32, 4, 8, 8, batch_norm=True)        # -> 64
         self.inc2 = InceptionModule(64, 32, 32, 48, 8, 24, 16, batch_norm=True)      # -> 120
@@ -414,7 +410,7 @@ class GoogLeNet(nn.Module):
 
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, aux: bool = False) -> None:
         super().__init__()
-        _check_positive(num_classes=num_classes, in_channels=in_channels)
+        check_positive_ints(num_classes=num_classes, in_channels=in_channels)
         lrn = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, 64, 7, stride=2, padding=3), nn.ReLU(inplace=True),
@@ -472,7 +468,7 @@ class BasicBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
                  shortcut: bool = True) -> None:
         super().__init__()
-        _check_positive(in_channels=in_channels, out_channels=out_channels, stride=stride)
+        check_positive_ints(in_channels=in_channels, out_channels=out_channels, stride=stride)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
@@ -504,7 +500,7 @@ class Bottleneck(nn.Module):
     def __init__(self, in_channels: int, width: int, stride: int = 1,
                  shortcut: bool = True) -> None:
         super().__init__()
-        _check_positive(in_channels=in_channels, width=width, stride=stride)
+        check_positive_ints(in_channels=in_channels, width=width, stride=stride)
         out_channels = width * self.expansion
         self.conv1 = nn.Conv2d(in_channels, width, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
@@ -541,7 +537,7 @@ class ResNet(nn.Module):
         super().__init__()
         if len(layers) != 4:
             raise ValueError(f"layers must give the number of blocks of 4 stages, got {layers}")
-        _check_positive(num_classes=num_classes, in_channels=in_channels)
+        check_positive_ints(num_classes=num_classes, in_channels=in_channels)
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64),
             nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1),
@@ -592,10 +588,10 @@ class CifarResNet(nn.Module):
     def __init__(self, depth: int = 20, num_classes: int = 10, in_channels: int = 3,
                  width: int = 16, residual: bool = True) -> None:
         super().__init__()
-        if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        if check_int("depth", depth, 8) % 6 != 2:
             raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110), "
                              f"got {depth!r}")
-        _check_positive(num_classes=num_classes, in_channels=in_channels, width=width)
+        check_positive_ints(num_classes=num_classes, in_channels=in_channels, width=width)
         n = (depth - 2) // 6
         self.depth, self.residual = depth, residual
         self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, 1, 1, bias=False),
@@ -643,7 +639,7 @@ class ConvNetJSNet(nn.Module):
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3) -> None:
         super().__init__()
-        _check_positive(num_classes=num_classes, in_channels=in_channels)
+        check_positive_ints(num_classes=num_classes, in_channels=in_channels)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 16, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2, 2),
             nn.Conv2d(16, 20, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2, 2),

@@ -23,26 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from cnnlib._validate import check_int, check_pair
+
 __all__ = ["conv2d", "max_pool2d", "Conv2dFunction", "MaxPool2dFunction"]
 
 IntPair = int | Sequence[int]
-
-
-def _pair(value: IntPair, name: str, minimum: int) -> tuple[int, int]:
-    """Normalise an int-or-(h, w) argument and check it is at least ``minimum``."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if isinstance(value, int):
-        pair = (value, value)
-    elif isinstance(value, Sequence) and len(value) == 2 and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return pair
 
 
 def _out_size(n: int, k: int, stride: int, pad: int, dilation: int, what: str) -> int:
@@ -195,8 +180,7 @@ def conv2d(
     if not isinstance(weight, torch.Tensor) or weight.dim() != 4:
         shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
         raise ValueError(f"weight must have shape (F, C // groups, KH, KW), got {shape}")
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    groups = check_int("groups", groups, 1)
     c, f, cg = x4.shape[1], weight.shape[0], weight.shape[1]
     if c % groups or f % groups:
         raise ValueError(
@@ -217,9 +201,9 @@ def conv2d(
     if bias is not None and tuple(bias.shape) != (f,):
         raise ValueError(f"bias must have shape ({f},), got {tuple(bias.shape)}")
     args = (
-        _pair(stride, "stride", 1),
-        _pair(padding, "padding", 0),
-        _pair(dilation, "dilation", 1),
+        check_pair("stride", stride, 1),
+        check_pair("padding", padding, 0),
+        check_pair("dilation", dilation, 1),
         groups,
     )
     out = Conv2dFunction.apply(x4, weight, bias, *args)
@@ -286,13 +270,13 @@ def max_pool2d(
     - out: (N, C, H', W') with H' = (H + 2*pad_h - dilation_h*(KH - 1) - 1) // stride_h + 1.
     """
     x4, unbatched = _check_input(x)
-    kernel = _pair(kernel_size, "kernel_size", 1)
-    strides = kernel if stride is None else _pair(stride, "stride", 1)
-    pads = _pair(padding, "padding", 0)
+    kernel = check_pair("kernel_size", kernel_size, 1)
+    strides = kernel if stride is None else check_pair("stride", stride, 1)
+    pads = check_pair("padding", padding, 0)
     if pads[0] > kernel[0] // 2 or pads[1] > kernel[1] // 2:
         raise ValueError(
             f"padding {pads} must be at most half the kernel size {kernel}, or some windows "
             "would hold only padding"
         )
-    out = MaxPool2dFunction.apply(x4, kernel, strides, pads, _pair(dilation, "dilation", 1))
+    out = MaxPool2dFunction.apply(x4, kernel, strides, pads, check_pair("dilation", dilation, 1))
     return out.squeeze(0) if unbatched else out

@@ -21,6 +21,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-try:  # cnnlib.device is written in parallel; keep training usable without it
-    from cnnlib.device import describe_device as _describe_device
-    from cnnlib.device import get_device as _get_device
-except ImportError:  # pragma: no cover - exercised only while device.py is missing
-    _describe_device = None
-    _get_device = None
+from cnnlib._validate import check_int
+from cnnlib.device import describe_device, get_device
 
 __all__ = [
     "History",
@@ -94,30 +91,14 @@ class History(dict):
 
 def set_seed(seed: int) -> None:
     """Seed Python's ``random``, NumPy and torch (CPU and every CUDA device)."""
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    seed = check_int("seed", seed)
     random.seed(int(seed))
     np.random.seed(int(seed) % 2**32)
     torch.manual_seed(int(seed))
 
 
 def _resolve_device(device: Any) -> torch.device:
-    if device is not None:
-        return torch.device(device)
-    if _get_device is not None:
-        return _get_device()
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _device_banner(device: torch.device) -> str:
-    if _describe_device is not None:
-        try:
-            return _describe_device(device)
-        except Exception:  # noqa: BLE001 - a banner must never stop training
-            pass
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"{device.type} ({torch.get_num_threads()} threads)"
+    return torch.device(device) if device is not None else get_device()
 
 
 def _model_dtype(model: nn.Module) -> torch.dtype:
@@ -264,6 +245,8 @@ def _load_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer, s
 # ------------------------------------------------------------------------------------------
 
 
+# fit is long only by its docstring (every argument explained): its steps are the named
+# helpers below it (_start_history, _train_epoch, _record_epoch).
 def fit(
     model: nn.Module,
     train_data: Any,
@@ -310,95 +293,34 @@ def fit(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    epochs = check_int("epochs", epochs, 0)
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
-
     dev = _resolve_device(device)
     model.to(dev)
     dtype = _model_dtype(model)
-    train_ds = _as_dataset(train_data, dtype, "train_data")
-    val_ds = _as_dataset(val_data, dtype, "val_data") if val_data is not None else None
-    loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     opt = _make_optimizer(model, optimizer, lr, momentum, weight_decay)
-    sched = _make_scheduler(scheduler, opt, int(epochs))
-
-    history = History()
-    history.seed = int(seed)
-    history.device = _device_banner(dev)
+    run = _Run(
+        model=model, device=dev, opt=opt, sched=_make_scheduler(scheduler, opt, epochs),
+        train_ds=_as_dataset(train_data, dtype, "train_data"),
+        val_ds=_as_dataset(val_data, dtype, "val_data") if val_data is not None else None,
+        loss_fn=loss_fn if loss_fn is not None else nn.CrossEntropyLoss(), augment=augment,
+        batch_size=check_int("batch_size", batch_size, 1), seed=check_int("seed", seed),
+        progress=progress,
+    )
     ckpt = Path(checkpoint) if checkpoint is not None else None
-    if ckpt is not None and ckpt.exists():
-        _load_checkpoint(ckpt, model, opt, sched, history, dev)
-
-    start_epoch = history.epochs
-    if progress:
-        msg = f"Training on {history.device}"
-        if start_epoch:
-            msg += f" (resuming after epoch {start_epoch} from {ckpt})"
-        print(msg, flush=True)
+    history = _start_history(run, ckpt)
 
     t_start = time.perf_counter()
-    epoch_bar = _progress(range(start_epoch, int(epochs)), desc="epochs", unit="epoch",
-                          initial=start_epoch, total=int(epochs), disable=not progress)
+    epoch_bar = _progress(range(history.epochs, epochs), desc="epochs", unit="epoch",
+                          initial=history.epochs, total=epochs, disable=not progress)
     for epoch in epoch_bar:
         t0 = time.perf_counter()
-        torch.manual_seed(_epoch_seed(seed, epoch))
-        gen = torch.Generator().manual_seed(_epoch_seed(seed, epoch) + 1)
-        loader = _loader(train_ds, int(batch_size), True, gen, dev)
-        model.train()
-        sum_loss, n_correct, n_seen = 0.0, 0, 0
-        batch_bar = _progress(loader, desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
-                              leave=False, disable=not progress)
-        for xb, yb in batch_bar:
-            xb = xb.to(dev, non_blocking=True)
-            yb = yb.to(dev, non_blocking=True)
-            if augment is not None:
-                xb = augment(xb)
-            out = model(xb)
-            loss = _loss(out, yb, loss_fn)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"loss became {loss.item()} in epoch {epoch + 1}: lower the learning rate "
-                    f"(lr={opt.param_groups[0]['lr']:g})"
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            b = len(yb)
-            sum_loss += float(loss.detach()) * b
-            n_correct += _n_correct(_main_output(out).detach(), yb)
-            n_seen += b
-            batch_bar.set_postfix(loss=f"{sum_loss / n_seen:.3f}", acc=f"{n_correct / n_seen:.3f}")
-
-        history["train_loss"].append(sum_loss / n_seen)
-        history["train_acc"].append(n_correct / n_seen)
-        history.lr.append(float(opt.param_groups[0]["lr"]))
-        if val_ds is not None:
-            res = evaluate(model, val_ds, device=dev, loss_fn=loss_fn)
-            history["val_loss"].append(res["loss"])
-            history["val_acc"].append(res["acc"])
-        else:
-            history["val_loss"].append(float("nan"))
-            history["val_acc"].append(float("nan"))
-        if sched is not None:
-            if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                metric = history["val_loss"][-1]
-                sched.step(history["train_loss"][-1] if math.isnan(metric) else metric)
-            else:
-                sched.step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)  # honest epoch times: wait for queued kernels
-        history["epoch_time"].append(time.perf_counter() - t0)
-        post = {"loss": f"{history['train_loss'][-1]:.3f}",
-                "acc": f"{history['train_acc'][-1]:.3f}"}
-        if val_ds is not None:
-            post["val_acc"] = f"{history['val_acc'][-1]:.3f}"
-        epoch_bar.set_postfix(post)
+        train_loss, train_acc = _train_epoch(run, epoch, epochs)
+        _record_epoch(run, history, train_loss, train_acc, t0)
+        epoch_bar.set_postfix(_epoch_postfix(history))
         if ckpt is not None:
-            _save_checkpoint(ckpt, model, opt, sched, history)
+            _save_checkpoint(ckpt, model, opt, run.sched, history)
     epoch_bar.close()
     history.total_time = time.perf_counter() - t_start
     if progress:
@@ -407,6 +329,100 @@ def fit(
         print(_summary_line(history), flush=True)
     model.eval()
     return history
+
+
+@dataclass
+class _Run:
+    """What one :func:`fit` call trains with, as the epoch steps below need it."""
+
+    model: nn.Module
+    device: torch.device
+    opt: torch.optim.Optimizer
+    sched: Any
+    train_ds: Dataset
+    val_ds: Dataset | None
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    augment: Callable[[torch.Tensor], torch.Tensor] | None
+    batch_size: int
+    seed: int
+    progress: bool
+
+
+def _start_history(run: _Run, ckpt: Path | None) -> History:
+    """A new History, or the one stored in the checkpoint (model, optimizer and scheduler are
+    restored with it); the banner naming the device is printed when progress is on."""
+    history = History()
+    history.seed = run.seed
+    history.device = describe_device(run.device)
+    if ckpt is not None and ckpt.exists():
+        _load_checkpoint(ckpt, run.model, run.opt, run.sched, history, run.device)
+    if run.progress:
+        msg = f"Training on {history.device}"
+        if history.epochs:
+            msg += f" (resuming after epoch {history.epochs} from {ckpt})"
+        print(msg, flush=True)
+    return history
+
+
+def _train_epoch(run: _Run, epoch: int, epochs: int) -> tuple[float, float]:
+    """One pass over the training data; returns the mean loss and the accuracy over it."""
+    torch.manual_seed(_epoch_seed(run.seed, epoch))
+    gen = torch.Generator().manual_seed(_epoch_seed(run.seed, epoch) + 1)
+    loader = _loader(run.train_ds, run.batch_size, True, gen, run.device)
+    run.model.train()
+    sum_loss, n_correct, n_seen = 0.0, 0, 0
+    batch_bar = _progress(loader, desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
+                          leave=False, disable=not run.progress)
+    for xb, yb in batch_bar:
+        xb = xb.to(run.device, non_blocking=True)
+        yb = yb.to(run.device, non_blocking=True)
+        if run.augment is not None:
+            xb = run.augment(xb)
+        out = run.model(xb)
+        loss = _loss(out, yb, run.loss_fn)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"loss became {loss.item()} in epoch {epoch + 1}: lower the learning rate "
+                f"(lr={run.opt.param_groups[0]['lr']:g})"
+            )
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        run.opt.step()
+        sum_loss += float(loss.detach()) * len(yb)
+        n_correct += _n_correct(_main_output(out).detach(), yb)
+        n_seen += len(yb)
+        batch_bar.set_postfix(loss=f"{sum_loss / n_seen:.3f}", acc=f"{n_correct / n_seen:.3f}")
+    return sum_loss / n_seen, n_correct / n_seen
+
+
+def _record_epoch(run: _Run, history: History, train_loss: float, train_acc: float,
+                  t0: float) -> None:
+    """Append one epoch to ``history`` (validation included), then step the scheduler."""
+    history["train_loss"].append(train_loss)
+    history["train_acc"].append(train_acc)
+    history.lr.append(float(run.opt.param_groups[0]["lr"]))
+    if run.val_ds is not None:
+        res = evaluate(run.model, run.val_ds, device=run.device, loss_fn=run.loss_fn)
+        history["val_loss"].append(res["loss"])
+        history["val_acc"].append(res["acc"])
+    else:
+        history["val_loss"].append(float("nan"))
+        history["val_acc"].append(float("nan"))
+    if isinstance(run.sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        metric = history["val_loss"][-1]
+        run.sched.step(train_loss if math.isnan(metric) else metric)
+    elif run.sched is not None:
+        run.sched.step()
+    if run.device.type == "cuda":
+        torch.cuda.synchronize(run.device)  # honest epoch times: wait for queued kernels
+    history["epoch_time"].append(time.perf_counter() - t0)
+
+
+def _epoch_postfix(history: History) -> dict[str, str]:
+    post = {"loss": f"{history['train_loss'][-1]:.3f}", "acc": f"{history['train_acc'][-1]:.3f}"}
+    if not math.isnan(history["val_acc"][-1]):
+        post["val_acc"] = f"{history['val_acc'][-1]:.3f}"
+    return post
 
 
 def _summary_line(history: History) -> str:
@@ -443,8 +459,8 @@ def evaluate(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    ks = tuple(int(k) for k in topk)
-    if not ks or min(ks) < 1:
+    ks = tuple(check_int("topk", k, 1) for k in topk)
+    if not ks:
         raise ValueError(f"topk must be a non-empty sequence of positive ints, got {topk!r}")
     dev = _resolve_device(device) if device is not None else _module_device(model)
     model.to(dev)
@@ -522,8 +538,7 @@ def confusion_matrix(model: nn.Module, data: Any, num_classes: int, batch_size: 
     Returns: ``(num_classes, num_classes)`` int64; row ``i`` = true class ``i``, column ``j`` =
     predicted class ``j``; the diagonal holds the correct predictions.
     """
-    if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    num_classes = check_int("num_classes", num_classes, 1)
     dev = _module_device(model)
     ds = _as_dataset(data, _model_dtype(model), "data")
     cm = torch.zeros(num_classes, num_classes, dtype=torch.int64)
@@ -556,9 +571,7 @@ def random_flip_shift(max_shift: int = 2, flip: bool = True
     ``dx, dy`` drawn uniformly from ``{-max_shift, ..., max_shift}``; pixels shifted in are 0.
     Uses torch's global RNG (seeded per epoch by :func:`fit`).
     """
-    if not isinstance(max_shift, (int, np.integer)) or max_shift < 0:
-        raise ValueError(f"max_shift must be a non-negative int, got {max_shift!r}")
-    s = int(max_shift)
+    s = check_int("max_shift", max_shift, 0)
 
     def augment(x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.ndim != 4:

@@ -31,6 +31,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import nn
 
+from cnnlib._validate import check_int, check_positive_ints
+
 __all__ = [
     "INIT_SCHEMES",
     "ActivationStats",
@@ -75,8 +77,7 @@ def init_std(scheme: str, fan_in: int, fan_out: int) -> float:
       *forward* signal through ReLUs, which zero half of it
     - ``"he_fan_out"``: sqrt(2 / fan_out): keeps the variance of the *backward* gradients
     """
-    if fan_in < 1 or fan_out < 1:
-        raise ValueError(f"fan_in and fan_out must be positive, got {fan_in}, {fan_out}")
+    check_positive_ints(fan_in=fan_in, fan_out=fan_out)
     stds = {
         "zero": 0.0,
         "small": 0.01,
@@ -484,8 +485,7 @@ def mode_mixup(model: nn.Module, X: Any, y: Any, batch_sizes: Sequence[int] = (1
     device = next(model.parameters()).device
     rows = []
     for bs in batch_sizes:
-        if bs < 1:
-            raise ValueError(f"batch sizes must be positive, got {bs}")
+        check_int("batch size", bs, 1)
         accs = {}
         for mode in ("eval", "train"):
             m = copy.deepcopy(model).to(device)

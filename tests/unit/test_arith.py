@@ -172,7 +172,7 @@ def test_receptive_field_rejects_non_pairs() -> None:
 def test_validate_helpers() -> None:
     import numpy as np
 
-    from cnnlib._validate import check_int, check_ndim, check_pair
+    from cnnlib._validate import check_int, check_pair, check_positive_ints
 
     assert check_int("stride", np.int64(2), 1) == 2 and type(check_int("s", np.int64(2))) is int
     with pytest.raises(TypeError, match=r"stride must be an integer, got 'a' \(str\)"):
@@ -186,9 +186,11 @@ def test_validate_helpers() -> None:
         check_pair("f", (3, 0), 1)
     with pytest.raises(ValueError, match="pair"):
         check_pair("f", (1, 2, 3), 1)
-    assert check_ndim("x", [[1, 2]], (2, 4)).shape == (1, 2)
-    with pytest.raises(ValueError, match=r"4 dimensions \(N, C, H, W\), got shape \(2,\)"):
-        check_ndim("x", [1, 2], 4, "(N, C, H, W)")
+    check_positive_ints(width=3, depth=np.int64(1))
+    with pytest.raises(ValueError, match="depth must be >= 1, got 0"):
+        check_positive_ints(width=3, depth=0)
+    with pytest.raises(TypeError, match=r"width must be an integer, got 2\.5"):
+        check_positive_ints(width=2.5)
 
 
 def test_layer_table_accepts_a_batch_axis_and_drops_it() -> None:

@@ -37,7 +37,7 @@ def test_init_std_formulas() -> None:
 def test_init_bad_input_is_explained() -> None:
     with pytest.raises(ValueError, match="unknown init scheme"):
         lesson.init_std("lecun", 3, 3)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="fan_in must be >= 1, got 0"):
         lesson.init_std("he", 0, 3)
     with pytest.raises(ValueError, match="nonlinearity"):
         lesson.activation_statistics("he", "sigmoid")
@@ -224,7 +224,7 @@ def test_mode_mixup_train_mode_depends_on_batch_size_eval_does_not() -> None:
         expected = float((net(torch.from_numpy(X)).argmax(1).numpy() == y).mean())
     assert rows[0]["eval_acc"] == pytest.approx(expected)
     assert all(torch.equal(a, b) for a, b in zip(before, net.buffers(), strict=True))
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="batch size must be >= 1, got 0"):
         lesson.mode_mixup(net, X, y, batch_sizes=(0,))
 
 
