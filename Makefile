@@ -14,7 +14,7 @@ JOBS          ?= 2
 # PyTorch's CPU wheel index there. GPU users: see README ("Using a GPU").
 ifeq ($(shell uname -s),Linux)
 ifeq ($(shell command -v nvidia-smi 2>/dev/null),)
-TORCH_INDEX ?= --index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple
+TORCH_INDEX ?= --index-url https://download.pytorch.org/whl/cpu
 endif
 endif
 

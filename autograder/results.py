@@ -195,11 +195,13 @@ class SubmissionResult:
 class Skipped:
     """A submission entry that was not graded (a symlink, a file too large, a bad name...).
 
-    entry: the entry's name as found (cleaned); reason: plain words.
+    entry: the entry's name as found (cleaned); reason: plain words; kind: the reason's
+    identifier (``autograder.course.discover.Reason`` names), for code to decide on.
     """
 
     entry: str
     reason: str
+    kind: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "entry", clean_text(self.entry, 120))

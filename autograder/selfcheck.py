@@ -135,14 +135,15 @@ class SelfCheckReport:
 
 
 def assignment_of(path: Path) -> tuple[str, Path]:
-    """The assignment a notebook belongs to (by file name) and the source notebook to read
-    its cells with: the course's source when this kit has it, else the notebook itself."""
-    for a in list_assignments(NOTEBOOKS_DIR):
-        candidate = NOTEBOOKS_DIR / a / path.name
+    """The assignment a notebook belongs to (by file name) and its source notebook, from the
+    course's notebooks folder (``$CNNKIT_NOTEBOOKS`` or notebooks/ of this kit)."""
+    notebooks = Path(os.environ.get("CNNKIT_NOTEBOOKS") or NOTEBOOKS_DIR)
+    for a in list_assignments(notebooks):
+        candidate = notebooks / a / path.name
         if candidate.is_file():
             return a, candidate
     raise ValueError(f"{path.name} is not a notebook of this course (expected one of the "
-                     "notebooks in notebooks/NN_name/)")
+                     f"notebooks in {notebooks}/NN_name/)")
 
 
 def check(notebook_path: Path | str | None = None, run_notebook: bool = False,

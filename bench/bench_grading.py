@@ -1,28 +1,34 @@
-"""Benchmark: sandboxed hidden-check grading vs plain ``nbgrader autograde``.
+"""Benchmark: seconds per submission of ``cnnkit grade`` (warm bubblewrap sandbox per worker).
 
-Generates N submissions of notebook 1 (01_conv_arithmetic; ``--fixture`` uses the grading
-tests' small fixture assignment instead) -- 60 % correct, 30 % partly wrong (some functions left
-as ``raise NotImplementedError()``), 10 % hostile (os._exit, segfault, sys.exit, 10 MB print,
-exit while loading) -- and times, in one run, on the same submissions:
+For each assignment, N submissions are made from nbgrader's release filled in like students do
+(60 % correct, 30 % partly done, 10 % hostile: os._exit, segfault, sys.exit, a 10 MB print,
+an exit while loading) and graded through the course folder, as ``cnnkit grade`` does, with
+``--jobs 1`` and ``--jobs 2``. It prints seconds per submission, the jobs-2 speed-up, and
+optionally:
 
-  grade --jobs 1     ``autograder.grade.grade_assignment(..., jobs=1)`` (what ``cnnkit grade`` runs)
-  grade --jobs 2     the same with two worker processes
-  nbgrader autograde ``Course.autograde`` (what ``cnnkit autograde`` runs), one kernel per notebook
+  --old DIR        the same notebook-1 batch graded by an older kit (a git worktree, e.g. of
+                   commit 50e9e4b), for the per-submission ratio new / old
+  --cpu-hog        notebook 1 with two submissions that leave 60 busy processes in sessions of
+                   their own, graded with --jobs 2: total time, and whether every honest
+                   student still gets full marks
+  --nbgrader       plain ``nbgrader autograde`` of the same notebook-1 batch, for the ratio
 
-and prints seconds per submission and the ratios against the goals
-(sandboxed <= 1.5x nbgrader per submission; jobs 2 >= 1.7x faster than jobs 1).
-Timings depend on the machine's load: run it on an idle machine for figures you report.
+Goals (issue 10): <= 1 s per submission for every assignment, jobs 2 >= 1.7x faster than
+jobs 1 on two cores, new / old per submission <= 1.2x. Timings depend on the machine's load:
+the first line prints the machine and its load average; report figures from an idle machine.
 
-    .venv/bin/python bench/bench_grading.py            # notebook 1, 50 submissions
-    .venv/bin/python bench/bench_grading.py --n 10 --fixture --skip-nbgrader
+    .venv/bin/python bench/bench_grading.py                       # all five, 50 each
+    .venv/bin/python bench/bench_grading.py --assignments 01_conv_arithmetic --old /tmp/oldkit
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,15 +39,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import nbformat  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-
+NB1 = "01_conv_arithmetic"
 HOSTILE = {
     "os_exit": "import os\nos._exit(1)",
     "segfault": "import ctypes\nctypes.string_at(0)",
     "sys_exit": "import sys\nsys.exit(3)",
     "print_10mb": "print('x' * 10_000_000)",
 }
+CPU_HOG = ("import os, time\nfor _ in range(60):\n    if os.fork() == 0:\n        os.setsid()\n"
+           "        while True:\n            pass\n")
 
 
 def _solution_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
@@ -51,7 +57,7 @@ def _solution_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
 
 def _inject(cell: nbformat.NotebookNode, body: str) -> None:
     """Run ``body`` at the start of the first function of the cell."""
-    m = re.search(r'^def [^\n]*\n((?:\s*"""[\s\S]*?"""\n)?)', cell.source, re.MULTILINE)
+    m = re.search(r'^(?:def|class) [^\n]*\n((?:\s*"""[\s\S]*?"""\n)?)', cell.source, re.M)
     if m is None:
         return
     indented = "".join(f"    {line}\n" for line in body.splitlines())
@@ -60,12 +66,12 @@ def _inject(cell: nbformat.NotebookNode, body: str) -> None:
 
 def make_submission(release: nbformat.NotebookNode, source: nbformat.NotebookNode, kind: str,
                     i: int) -> nbformat.NotebookNode:
-    """nbgrader's release filled in like a student would: ``kind`` is correct, partial, hostile."""
+    """The release filled in like a student would: ``kind`` is correct, partial or hostile."""
     answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in _solution_cells(source)}
     nb = nbformat.from_dict(release)
     sols = _solution_cells(nb)
     for j, cell in enumerate(sols):
-        if kind != "partial" or j % 2 == i % 2:  # partial: every other function left undone
+        if kind != "partial" or j % 2 == i % 2:  # partial: every other exercise left undone
             cell.source = answers[cell.metadata["nbgrader"]["grade_id"]]
     if kind == "hostile":
         names = [*sorted(HOSTILE), "exit_while_loading"]
@@ -74,6 +80,8 @@ def make_submission(release: nbformat.NotebookNode, source: nbformat.NotebookNod
             sols[0].source = "import os\nclass Boom:\n    os._exit(2)\n" + sols[0].source
         else:
             _inject(sols[i % len(sols)], HOSTILE[name])
+    if kind == "cpu_hog":
+        _inject(sols[0], CPU_HOG)
     return nb
 
 
@@ -84,100 +92,101 @@ def kinds(n: int) -> list[str]:
     return [pattern[i % 10] for i in range(n)]
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=50, help="number of submissions (default 50)")
-    ap.add_argument("--fixture", action="store_true",
-                    help="use the grading tests' fixture assignment instead of notebook 1")
-    ap.add_argument("--skip-nbgrader", action="store_true", help="do not run nbgrader autograde")
-    ap.add_argument("--keep", action="store_true", help="keep (and print) the work folder")
-    args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="cnnkit-bench-"))
-    try:
-        return run(args, work)
-    finally:
-        if args.keep:
-            print(f"work folder: {work}")
-        else:
-            import shutil
-
-            shutil.rmtree(work, ignore_errors=True)
-
-
-def run(args: argparse.Namespace, work: Path) -> int:
-    """Generate, grade three ways, print the table; 0 when jobs 1 and jobs 2 agree."""
-    from autograder.course import Course
-    from autograder.export import summary
-    from autograder.grade import grade_assignment
-
-    if args.fixture:
-        from grading import fixture_checks as checks
-        from grading.fixture_notebook import make_source, write
-
-        assignment, nb_name = checks.ASSIGNMENT, checks.NOTEBOOK
-        notebooks = work / "notebooks"
-        write(make_source(), notebooks / assignment / f"{nb_name}.ipynb")
-        spec: object = checks
-    else:
-        assignment, nb_name = "01_conv_arithmetic", "conv_arithmetic"
-        spec = assignment
-        original = ROOT / "notebooks" / assignment / f"{nb_name}.ipynb"
-        if not original.exists():
-            print(f"{original} not found: run with --fixture", file=sys.stderr)
-            return 2
-        # nbgrader refuses to release a notebook whose prose *mentions* the solution markers;
-        # the benchmark works on a copy with such mentions defused (grading is unaffected).
-        notebooks = work / "notebooks"
-        nb = nbformat.read(original, as_version=4)
-        for cell in nb.cells:
-            if not cell.metadata.get("nbgrader", {}).get("solution"):
-                cell.source = cell.source.replace("BEGIN SOLUTION", "BEGIN-SOLUTION").replace(
-                    "END SOLUTION", "END-SOLUTION")
-        (notebooks / assignment).mkdir(parents=True)
-        nbformat.write(nb, notebooks / assignment / f"{nb_name}.ipynb")
-    source = nbformat.read(notebooks / assignment / f"{nb_name}.ipynb", as_version=4)
-    course = Course(work / "course", notebooks_dir=notebooks)
+def write_batch(course: object, assignment: str, work: Path, mix: list[str]) -> Path:
+    nb_name = course.notebook_names(assignment)[0]
+    source = nbformat.read(course.source_notebook(assignment), as_version=4)
     release = nbformat.read(course.release(assignment) / f"{nb_name}.ipynb", as_version=4)
-    subs = work / "downloads"
-    mix = kinds(args.n)
+    subs = work / f"downloads-{assignment}"
     for i, kind in enumerate(mix):
         path = subs / f"s{i:03d}_{kind}" / f"{nb_name}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(make_submission(release, source, kind, i), path)
-    print(f"{args.n} submissions of {assignment}: " + ", ".join(
-        f"{mix.count(k)} {k}" for k in ("correct", "partial", "hostile")))
-    course.collect(assignment, subs)
-    # Warm-up, untimed: the first grading in a process pays for imports (torch, the checks)
-    # that every later one, and the forked --jobs 2 workers, get for free.
-    warm = work / "warmup_subs"
-    for student in sorted(subs.iterdir())[:2]:
-        shutil.copytree(student, warm / student.name)
-    grade_assignment(spec, warm, work / "warmup_out", jobs=1, seed="bench",
-                     source_nb=notebooks / assignment / f"{nb_name}.ipynb", progress=False)
-    times: dict[str, float] = {}
-    results = {}
-    for jobs in (1, 2):
-        t0 = time.perf_counter()
-        results[jobs] = grade_assignment(spec, course.submitted_dir, work / f"graded_j{jobs}",
-                                         jobs=jobs, seed="bench", course=course, progress=True)
-        times[f"grade --jobs {jobs}"] = time.perf_counter() - t0
-    same = [r.to_dict() for r in results[1]] == [r.to_dict() for r in results[2]]
-    if not args.skip_nbgrader:
-        t0 = time.perf_counter()
-        course.autograde(assignment)
-        times["nbgrader autograde"] = time.perf_counter() - t0
+    return subs
 
-    print(summary(results[1]))
-    print(f"{'mode':22s} {'total s':>9s} {'s/submission':>13s}")
-    for mode, t in times.items():
-        print(f"{mode:22s} {t:9.1f} {t / args.n:13.2f}")
-    j1, j2 = times["grade --jobs 1"], times["grade --jobs 2"]
-    print(f"jobs 2 speed-up over jobs 1: {j1 / j2:.2f}x (goal >= 1.7x; cores: {os.cpu_count()})")
-    if "nbgrader autograde" in times:
-        print(f"sandboxed (jobs 1) / plain nbgrader per submission: "
-              f"{j1 / times['nbgrader autograde']:.2f}x (goal <= 1.5x)")
-    print(f"jobs 1 and jobs 2 grades identical: {same}")
-    return 0 if same else 1
+
+def grade_timed(assignment: str, subs: Path, course: object, out: Path, jobs: int
+                ) -> tuple[float, object]:
+    from autograder.engine.batch import grade_assignment
+
+    t0 = time.perf_counter()
+    batch = grade_assignment(assignment, subs, out, jobs=jobs, seed="bench", course=course,
+                             progress=False)
+    return time.perf_counter() - t0, batch
+
+
+def old_kit_seconds(old: Path, subs: Path, work: Path) -> float:
+    """Wall time of an older kit's ``cnnkit grade`` on the same notebook-1 submissions."""
+    env = {**os.environ, "PYTHONPATH": str(old)}
+    cmd = [sys.executable, "-m", "autograder.cli", "--course", str(work / "old-course"),
+           "--notebooks", str(old / "notebooks"), "grade", NB1, "--submissions", str(subs),
+           "--seed", "7", "--out", str(work / "old-out")]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, cwd=old, env=env, check=True, capture_output=True, timeout=3600)
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=50, help="submissions per assignment (default 50)")
+    ap.add_argument("--assignments", nargs="*", default=None,
+                    help="assignment ids (default: every assignment of the course)")
+    ap.add_argument("--old", type=Path, default=None, help="an older kit's folder (notebook 1)")
+    ap.add_argument("--cpu-hog", action="store_true", help="the CPU-hog batch of notebook 1")
+    ap.add_argument("--nbgrader", action="store_true", help="plain nbgrader autograde (nb 1)")
+    args = ap.parse_args()
+    from autograder.course.course import Course
+    from autograder.sandbox.run import isolation
+
+    iso = isolation()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f}; sandbox: {iso.mode} bubblewrap, "
+          f"{iso.cgroups or 'no cgroup'}")
+    work = Path(tempfile.mkdtemp(prefix="cnnkit-bench-"))
+    try:
+        course = Course(work / "course")
+        names = args.assignments or course.assignments()
+        print(f"{'assignment':22s} {'n':>4s} {'jobs 1 s/sub':>13s} {'jobs 2 s/sub':>13s} "
+              f"{'speed-up':>9s} {'same':>5s}")
+        ok = True
+        for a in names:
+            subs = write_batch(course, a, work, kinds(args.n))
+            warm = work / f"warm-{a}"
+            for entry in sorted(subs.iterdir())[:2]:
+                shutil.copytree(entry, warm / entry.name)
+            grade_timed(a, warm, course, work / f"warm-out-{a}", 1)  # untimed: imports
+            t1, b1 = grade_timed(a, subs, course, work / f"out1-{a}", 1)
+            t2, b2 = grade_timed(a, subs, course, work / f"out2-{a}", 2)
+            same = [r.to_dict() for r in b1] == [r.to_dict() for r in b2]
+            ok &= same
+            print(f"{a:22s} {args.n:4d} {t1 / args.n:13.2f} {t2 / args.n:13.2f} "
+                  f"{t1 / t2:8.2f}x {str(same):>5s}")
+            if a == NB1 and args.old:
+                told = old_kit_seconds(args.old, subs, work)
+                print(f"  notebook 1, old kit: {told / args.n:.2f} s/submission; new / old = "
+                      f"{t1 / told:.2f}x (goal <= 1.2x)")
+            if a == NB1 and args.nbgrader:
+                t0 = time.perf_counter()
+                course.autograde(a)
+                tn = time.perf_counter() - t0
+                print(f"  notebook 1, nbgrader autograde: {tn / args.n:.2f} s/submission; "
+                      f"cnnkit grade / nbgrader = {t1 / tn:.2f}x")
+        if args.cpu_hog:
+            ok &= cpu_hog(course, work, args.n)
+        return 0 if ok else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def cpu_hog(course: object, work: Path, n: int) -> bool:
+    """Two submissions leave 60 busy processes each; --jobs 2 must still grade everyone."""
+    mix = ["cpu_hog" if i in (1, 2) else "correct" for i in range(max(n // 5, 6))]
+    subs = write_batch(course, NB1, work, mix)
+    t, batch = grade_timed(NB1, subs, course, work / "out-hog", 2)
+    honest = [r for r in batch if r.student.endswith("correct")]
+    full = all(r.total == r.max_total for r in honest)
+    print(f"CPU hog (2 of {len(mix)} submissions fork 60 busy processes), --jobs 2: {t:.1f} s "
+          f"in all; every honest student full marks: {full}")
+    return full
 
 
 if __name__ == "__main__":

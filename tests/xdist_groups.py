@@ -14,19 +14,12 @@ from xdist.scheduler import LoadScopeScheduling
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Modules that start sandbox children share one worker: some assert that no sandbox process is
-# left anywhere on the machine, which a sandbox of the other worker would break.
-SANDBOX_MODULES = {
-    "tests/adversarial/test_adversarial.py",
-    "tests/adversarial/test_notebook1.py",
-    "tests/grading/test_grade.py",
-    "tests/grading/test_sandbox.py",
-    "tests/pipeline/test_cli.py",
-}
 # Folders whose modules build costly module/session fixtures (an executed notebook, a graded
-# batch, an nbgrader course, a JupyterLab server): each module stays on one worker.
-HEAVY_FOLDERS = ("tests/adversarial/", "tests/browser/", "tests/grading/", "tests/notebooks/",
-                 "tests/pipeline/")
+# batch, an nbgrader course, a warm sandbox, a JupyterLab server): each module stays on one
+# worker. (No test asserts anything about sandboxes it did not start: they run side by side.)
+HEAVY_FOLDERS = ("tests/adversarial/", "tests/browser/", "tests/course/test_course.py",
+                 "tests/engine/test_batch.py", "tests/notebooks/", "tests/pipeline/",
+                 "tests/sandbox/test_sandbox.py")
 # The nbgrader round trip of every assignment: one scope per assignment, so they run side by side.
 PIPELINE = "tests/pipeline/test_notebooks_nbgrader.py"
 
@@ -34,8 +27,6 @@ PIPELINE = "tests/pipeline/test_notebooks_nbgrader.py"
 def scope_of(nodeid: str) -> str:
     """The scope of a test id such as ``tests/pipeline/x.py::test_y[01_conv_arithmetic]``."""
     path, _, name = nodeid.partition("::")
-    if path in SANDBOX_MODULES:
-        return "sandbox"
     if path == PIPELINE:
         param = re.search(r"\[([^\]]+)\]$", name)
         return f"{path}::{param.group(1) if param else name}"

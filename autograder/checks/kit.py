@@ -403,6 +403,8 @@ def describe(*args: Any, **named: Any) -> str:
     'array (2, 3), stride=2'
     """
     def one(v: Any) -> str:
+        if isinstance(v, np.generic):
+            v = v.item()
         if isinstance(v, np.ndarray):
             return f"array {v.shape}" if v.ndim else _short(v.item(), 20)
         if isinstance(v, AsTensor):

@@ -9,9 +9,7 @@ problem returned as a :class:`~autograder.results.Problem`, never raised.
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,10 +19,9 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+from autograder.course.discover import MAX_NOTEBOOK_BYTES, read_submission_bytes
 from autograder.results import Problem, ProblemKind
 
-#: Largest notebook file read (a course notebook with outputs is a few MB).
-MAX_NOTEBOOK_BYTES = 20 * 2**20
 #: Deepest JSON nesting accepted (a notebook needs about 10).
 MAX_JSON_DEPTH = 64
 
@@ -116,29 +113,6 @@ def released_source(source: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def read_bytes(path: Path | str) -> bytes:
-    """At most :data:`MAX_NOTEBOOK_BYTES` of a regular file, never through a symlink (or a
-    FIFO, a device...). Raises ValueError saying what is wrong."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise ValueError(f"the notebook could not be opened ({exc.strerror or exc})") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError("the notebook is not a regular file")
-        if st.st_size > MAX_NOTEBOOK_BYTES:
-            raise ValueError(f"the notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(MAX_NOTEBOOK_BYTES + 1)
-    finally:
-        os.close(fd)
-    if len(data) > MAX_NOTEBOOK_BYTES:
-        raise ValueError(f"the notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
-    return data
-
-
 def _json_depth(raw: bytes) -> int:
     depth = best = 0
     in_str = esc = False
@@ -173,7 +147,7 @@ def read_notebook(source: NotebookNode | dict | bytes | str | Path
         raw = source[: MAX_NOTEBOOK_BYTES + 1]
     else:
         try:
-            raw = read_bytes(source)
+            raw = read_submission_bytes(source)
         except ValueError as exc:
             return None, [Problem(ProblemKind.UNREADABLE, str(exc))]
     return _parse(raw)

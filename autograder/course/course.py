@@ -244,7 +244,7 @@ class Course:
         if not has_notebooks:
             self.release(assignment)
 
-    # -- submissions --------------------------------------------------------------------------------
+    # -- submissions ----------------------------------------------------------------------------
 
     def submission_path(self, assignment: str, student: str) -> Path:
         return self.submitted_dir / student / assignment / \
@@ -316,7 +316,7 @@ class Course:
         gradebook.record(self.gradebook_path, self.course_id, assignment, nb,
                          self.source_notebook(assignment), results)
 
-    # -- nbgrader's autograde and feedback ------------------------------------------------------
+    # -- nbgrader's autograde and feedback ---------------------------------------------------
 
     def autograde(self, assignment: str, students: Sequence[str] | None = None
                   ) -> dict[str, float]:

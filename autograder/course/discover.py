@@ -310,7 +310,8 @@ class _Walk:
     notes: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def skip(self, path: Path | str, reason: Reason, detail: str = "") -> None:
-        self.skipped.append(Skipped(self.rel(path), f"{reason} ({detail})" if detail else reason))
+        self.skipped.append(Skipped(self.rel(path), f"{reason} ({detail})" if detail else reason,
+                                    reason.name))
 
     def rel(self, path: Path | str) -> str:
         try:
@@ -666,7 +667,8 @@ class _Unzip:
     full: bool = False  # MAX_ZIP_TOTAL_BYTES reached: nothing more is extracted
 
     def skip(self, name: str, reason: Reason, detail: str = "") -> None:
-        self.skipped.append(Skipped(name, f"{reason} ({detail})" if detail else reason))
+        self.skipped.append(Skipped(name, f"{reason} ({detail})" if detail else reason,
+                                    reason.name))
 
 
 def _member_parts(name: str) -> list[str] | None:

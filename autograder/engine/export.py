@@ -56,7 +56,7 @@ def grades_table(results: Sequence[SubmissionResult], skipped: Sequence = ()
     for s in skipped:
         rows.append([s.entry, *("" for _ in auto), *("" for _ in manual), "", "", "",
                      f"not graded: {s.reason}"])
-    return header, [[_cell(x) for x in row] for row in rows]
+    return [_cell(h) for h in header], [[_cell(x) for x in row] for row in rows]
 
 
 def grades_csv(results: Sequence[SubmissionResult], skipped: Sequence = ()) -> str:

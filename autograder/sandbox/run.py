@@ -711,7 +711,7 @@ class _Run:
                 else NotRunKind.CRASHED)
             if got == "timeout" and time.monotonic() >= self.deadline:
                 kind = NotRunKind.BUDGET
-            why = self._death(child, got, f"this case ran longer than {check.timeout:g} s")
+            why = self._death(child, got, f"{check.timeout:g} s")
             self.out.results[check.name][i] = [NotRun(kind, why)] * len(check.cases[i])
             return False
         done = child.recv(min(self.deadline, time.monotonic() + GRACE))

@@ -91,15 +91,32 @@ def _load_state(module: Any, state: Mapping[str, np.ndarray]) -> None:
 @probe("@forward_backward", needs_torch=True)
 def _forward_backward(module: Any, x: Any, dout: np.ndarray) -> dict[str, Any]:
     """``out = module(x)``, then ``out.backward(dout)``: output, input gradient and every
-    parameter's gradient by name (``None`` where a parameter got none)."""
+    parameter's gradient by name (``None`` where a parameter got none).
+
+    When the backward pass cannot run (the output is not a tensor, has another number of
+    values than ``dout``, or is not part of the graph), the output still comes back and
+    ``backward_error`` says why, so the grader can judge the output on its own. With as many
+    values as ``dout`` but another shape, ``dout`` is reshaped (the shape policy judges the
+    output's shape)."""
     import torch
 
     module.zero_grad(set_to_none=True)
     out = module(x)
-    out.backward(torch.from_numpy(np.array(dout)).to(out.dtype))
-    return {"out": out.detach(), "input_grad": None if x.grad is None else x.grad.detach(),
+    error = None
+    try:
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"the output is a {type(out).__name__}, not a tensor")
+        g = torch.from_numpy(np.array(dout))
+        if g.numel() != out.numel():
+            raise ValueError(f"the output has {out.numel()} values, expected {g.numel()}")
+        out.backward(g.to(out.dtype).reshape(out.shape))
+    except Exception as exc:  # noqa: BLE001 - whatever the student's graph does
+        error = f"{type(exc).__name__}: {BaseException.__str__(exc)[:200]}"
+    return {"out": out.detach() if isinstance(out, torch.Tensor) else out,
+            "input_grad": None if x.grad is None else x.grad.detach(),
             "param_grads": {n: None if p.grad is None else p.grad.detach()
-                            for n, p in module.named_parameters()}}
+                            for n, p in module.named_parameters()},
+            "backward_error": error}
 
 
 @probe("@run_cell", needs_torch=False, needs_ns=True)

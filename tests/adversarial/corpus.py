@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from grading.fixture_notebook import CONV, RELU, SIZE, make_submission
+from fixtures.fixture_notebook import CONV, RELU, SIZE, make_submission
 
+#: The name a detached attack process gives itself: none may be alive after the batch.
+LEFTOVER = "cnnkit-leftover"
 FULL = {"test_relu_forward": 2.0, "test_conv_output_size": 1.0, "test_conv_forward_naive": 4.0}
 
 
@@ -106,17 +108,17 @@ def attacks(targets: dict[str, str]) -> list[Attack]:
             {"nbformat": 5, "nbformat_minor": 0, "cells": [], "metadata": {}}).encode(),
             {k: 0.0 for k in FULL}, "unsupported notebook format version 5"),
         Attack("deleted_grade_cell", lambda t: _nb(edit=_delete("relu_forward_impl")),
-               {**FULL, **ZERO}, "grade cell 'relu_forward_impl' is missing",
+               {**FULL, **ZERO}, "grade cell relu_forward_impl is missing",
                flag="deleted or renamed"),
         Attack("duplicated_grade_cell",
                lambda t: _nb(edit=_duplicate("conv_forward_naive_impl", NO_BIAS)),
                dict(FULL), "appears 2 times", flag="duplicated"),
         Attack("renamed_grade_cell", lambda t: _nb(edit=_rename("conv_forward_naive_impl", "mine")),
-               {**FULL, "test_conv_forward_naive": 0.0}, "unknown grade_id 'mine'",
+               {**FULL, "test_conv_forward_naive": 0.0}, "unknown grade id 'mine'",
                flag="renamed"),
         Attack("edited_locked_cell", lambda t: _nb(edit=_edit_locked), dict(FULL),
-               "locked cell 'test_relu_forward' was edited",
-               flag="claim more points than the hidden checks give"),
+               "locked cell test_relu_forward was edited",
+               flag="claim 105 points, the hidden checks give at most 7"),
         Attack("missing_function",
                lambda t: _nb({"conv_output_size_impl": "def output_size(n, f):\n    return n\n"}),
                {**FULL, "test_conv_output_size": 0.0},
@@ -128,25 +130,25 @@ def attacks(targets: dict[str, str]) -> list[Attack]:
         Attack("syntax_error",
                lambda t: _nb({"conv_forward_naive_impl": CONV.replace("for j in", "for j inn")}),
                {**FULL, "test_conv_forward_naive": 0.0},
-               "cell 'conv_forward_naive_impl' has a syntax error"),
+               "cell conv_forward_naive_impl has a syntax error"),
         Attack("print_100mb", lambda t: _nb(_relu("print('x' * 100_000_000)")), dict(FULL),
-               "relu output is correct"),
+               "all 2 cases right"),
         Attack("sys_exit", lambda t: _nb(_relu("import sys\nsys.exit(0)")), {**FULL, **ZERO},
                "SystemExit"),
         Attack("os_exit", lambda t: _nb(_relu("import os\nos._exit(0)")), {**FULL, **ZERO},
-               "ended the Python process"),
+               "the Python process exited"),
         Attack("segfault_ctypes", lambda t: _nb(_conv("import ctypes\nctypes.string_at(0)")),
                {**FULL, "test_conv_forward_naive": 0.0}, "segmentation fault"),
         Attack("exit_while_loading",
                lambda t: _nb({"relu_forward_impl": "import os\nclass Boom:\n    os._exit(3)\n"
                               + RELU}),
-               {k: 0.0 for k in FULL}, "while it was being loaded"),
+               {k: 0.0 for k in FULL}, "could not be loaded"),
         Attack("infinite_loop", lambda t: _nb(_conv("while True:\n    pass")),
-               {**FULL, "test_conv_forward_naive": 0.0}, "took longer than 10 s", slow=True),
+               {**FULL, "test_conv_forward_naive": 0.0}, "ran out of time (10 s)", slow=True),
         Attack("infinite_loop_ignoring_alarm",
                lambda t: _nb(_conv("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)"
                                    "\nwhile True:\n    pass")),
-               {**FULL, "test_conv_forward_naive": 0.0}, "ran past its time limit", slow=True),
+               {**FULL, "test_conv_forward_naive": 0.0}, "ran out of time (10 s)", slow=True),
         Attack("fork_bomb", lambda t: _nb(_relu("import os\nwhile True:\n    os.fork()")),
                {**FULL, **ZERO}, "BlockingIOError", slow=True),
         Attack("alloc_50gb", lambda t: _nb(_conv("big = np.ones(50 * 2**30 // 8)\nreturn big")),
@@ -160,11 +162,11 @@ def attacks(targets: dict[str, str]) -> list[Attack]:
             "    except OSError:\n        pass\n"
             "try:\n    import autograder.checks\n    leaked.append('autograder')\n"
             "except ImportError:\n    pass\n"
-            "if leaked:\n    return x, x")), dict(FULL), "relu output is correct"),
+            "if leaked:\n    return x, x")), dict(FULL), "all 2 cases right"),
         Attack("write_outside_files", lambda t: _nb(_relu(
             f"for p in {[targets['gradebook'], targets['checks'], targets['canary']]!r}:\n"
             "    try:\n        open(p, 'ab').write(b'pwned')\n"
-            "    except OSError:\n        pass")), dict(FULL), "relu output is correct"),
+            "    except OSError:\n        pass")), dict(FULL), "all 2 cases right"),
         Attack("monkeypatch_numpy", lambda t: _nb({"relu_forward_impl": (
             "import numpy\nimport numpy.testing\n"
             "class _Patch:\n"
@@ -182,16 +184,17 @@ def attacks(targets: dict[str, str]) -> list[Attack]:
             "get_ipython().showtraceback = lambda *a, **k: None\n" + NO_BIAS)}),
             {**FULL, "test_conv_forward_naive": 0.0}, "the bias is missing"),
         Attack("detached_gradebook_rewriter", lambda t: _nb(_relu(
-            "import os, time\n"
+            "import ctypes, os, time\n"
             "if os.fork() == 0:\n"
             "    os.setsid()\n"
             "    if os.fork() == 0:\n"
+            f"        ctypes.CDLL(None).prctl(15, {LEFTOVER!r}.encode())\n"
             "        time.sleep(3)\n"
             f"        for p in {[targets['gradebook'], targets['canary']]!r}:\n"
             "            try:\n                open(p, 'wb').write(b'pwned')\n"
             "            except OSError:\n                pass\n"
             "        while True:\n            time.sleep(1)\n"
-            "    os._exit(0)")), dict(FULL), "relu output is correct", slow=True),
+            "    os._exit(0)")), dict(FULL), "all 2 cases right", slow=True),
         Attack("print_fake_results", lambda t: _nb({"relu_forward_impl": (
             "import json\n"
             "def relu_forward(x):\n"
@@ -210,18 +213,18 @@ def attacks(targets: dict[str, str]) -> list[Attack]:
             " 'results': [{'__tuple__': [1.0, 1.0]}], 'score': 2}, f)\n"
             "            except OSError:\n"
             "                pass\n"
-            "    os._exit(0)\n")}), {**FULL, **ZERO}, "ended the Python process"),
+            "    os._exit(0)\n")}), {**FULL, **ZERO}, "the Python process exited"),
         Attack("returns_opaque_object",
                lambda t: _nb({"relu_forward_impl":
                               "def relu_forward(x):\n    return (v for v in x), x\n"}),
-               {**FULL, **ZERO}, "got a generator"),
+               {**FULL, **ZERO}, "returned a generator"),
         # Removing the sandbox's own markers must neither help nor stop the batch.
         Attack("delete_sandbox_markers", lambda t: _nb(_relu(
             "import os\nfor p in ('../ready', '../out/loaded.json', '../plan.json'):\n"
             "    try:\n        os.remove(p)\n    except OSError:\n        pass")),
-            dict(FULL), "relu output is correct"),
+            dict(FULL), "all 2 cases right"),
         Attack("setup_cell_hijack", lambda t: _nb(edit=_hijack_setup), dict(FULL),
-               "relu output is correct"),
+               "all 2 cases right"),
     ]
 
 
@@ -243,4 +246,4 @@ def write_corpus(folder: Path, targets: dict[str, str], include_slow: bool = Tru
     return chosen
 
 
-__all__ = ["Attack", "attacks", "write_corpus", "FULL", "RELU", "SIZE", "CONV"]
+__all__ = ["Attack", "attacks", "write_corpus", "FULL", "LEFTOVER", "RELU", "SIZE", "CONV"]

@@ -19,53 +19,18 @@ from pathlib import Path
 from types import ModuleType
 
 import nbformat
+from fixtures.inprocess import Grade, grade_code
 from fixtures.nbtools import stub_solutions
 
 from autograder.checks.kit import Check
 from autograder.course.cells import CellKind, points_of
 from autograder.engine.extract import Extracted, extract
-from autograder.engine.score import build_checks, score
+from autograder.engine.score import build_checks
 from autograder.results import ProblemKind
-from autograder.sandbox.run import LoadError, Outcome
-from autograder.sandbox.steps import CELL_FILENAME, execute_case, raised
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = (0, 1, 2)
-CELL = "solution"
-
-
-@dataclass(frozen=True)
-class Grade:
-    """One check's grade: the fraction of its points, and the message the student reads."""
-
-    fraction: float
-    message: str
-
-
-def load_inprocess(code: str) -> tuple[dict, list[LoadError]]:
-    """The student's code loaded as the sandbox child loads it, one statement at a time."""
-    ns: dict = {"__name__": "submission"}
-    errors = []
-    filename = CELL_FILENAME.format(CELL)
-    for node in ast.parse(code).body:
-        try:
-            exec(compile(ast.Module([node], []), filename, "exec"), ns)  # noqa: S102
-        except Exception as exc:  # noqa: BLE001
-            r = raised(exc)
-            errors.append(LoadError(CELL, node.lineno, r.type, r.message))
-    return ns, errors
-
-
-def grade_code(code: str, checks: list[Check], points: dict[str, float]) -> dict[str, Grade]:
-    """Grade ``code`` (trusted: reference solutions and mutants) with ``checks`` in-process."""
-    ns, errors = load_inprocess(code)
-    outcome = Outcome(results={c.name: [execute_case(ns, list(case.steps), c.timeout)
-                                        for case in c.cases] for c in checks},
-                      load_errors=errors)
-    extracted = Extracted(units=[(CELL, code)])
-    results, _ = score(checks, points, extracted, outcome)
-    return {r.name: Grade(r.points / r.max_points if r.max_points else 1.0, r.message)
-            for r in results}
+__all__ = ["ASSIGNMENTS", "SEEDS", "Assignment", "Grade", "assert_loses_points", "mutate", "span"]
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ def test_one_check_per_autograded_cell_in_notebook_order(a: Assignment) -> None:
 @each_assignment
 def test_every_check_names_the_functions_it_grades(a: Assignment) -> None:
     for c in a.build(0):
-        assert c.exercise and all(f"def {n}(" in a.reference or f"class {n}(" in a.reference
+        assert c.exercise and all(any(f"{kw} {n}{end}" in a.reference for kw, end in
+                                      (("def", "("), ("class", "("), ("class", ":")))
                                   for n in c.exercise), (c.name, c.exercise)
         assert c.cases and all(case.weight > 0 for case in c.cases)
         assert c.timeout <= 6 * DEFAULT_TIMEOUT
