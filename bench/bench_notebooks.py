@@ -14,8 +14,9 @@ script prints seconds and the ratio to the goal of its issue:
 
 Kernel start-up is included (it is part of what a student waits for). Without CIFAR-10 on the
 machine, notebook 5 skips its CIFAR-10 section (its test runs it on a small fake batch file).
-Times depend on the load of the machine; the script names the device and prints what it
-measured, nothing else.
+Times depend on the load of the machine; the script names the device, the torch threads the
+notebooks choose (``cnnlib.device.configure``; ``--threads N`` sets ``CNNLIB_THREADS`` to compare)
+and the load average, and prints what it measured, nothing else.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "notebooks")]
 
 from nbrun import execute_notebook  # noqa: E402
 
-from cnnlib.device import describe_device  # noqa: E402
+from cnnlib.device import THREADS_ENV, choose_threads, describe_device  # noqa: E402
 
 # assignment -> (goal in seconds, which run the goal is about)
 GOALS: dict[str, tuple[float, str]] = {
@@ -65,9 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", default=list(GOALS), metavar="ASSIGNMENT")
     ap.add_argument("--mode", choices=("default", "test", "both"), default="both")
+    ap.add_argument("--threads", type=int, default=None,
+                    help=f"torch threads in the notebooks (sets {THREADS_ENV}; default: "
+                         "what cnnlib.device chooses for this machine)")
     args = ap.parse_args(argv)
+    if args.threads is not None:
+        os.environ[THREADS_ENV] = str(args.threads)  # the kernels inherit it
     print(f"device: {describe_device()}; os.cpu_count() = {os.cpu_count()}; "
-          f"load average {os.getloadavg()[0]:.1f}")
+          f"load average {os.getloadavg()[0]:.1f}; the notebooks use {choose_threads()}")
     print(f"{'notebook':<20} {'run':<8} {'seconds':>8}  goal")
     missed = 0
     for a in args.only:
@@ -81,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                 ok = secs <= goal
                 missed += not ok
                 verdict = f"<= {goal:.0f} s: ratio {secs / goal:.2f} ({'met' if ok else 'MISSED'})"
-            print(f"{a:<20} {mode:<8} {secs:8.1f}  {verdict}", flush=True)
+            print(f"{a:<20} {mode:<8} {secs:8.1f}  {verdict} (load {os.getloadavg()[0]:.1f})",
+                  flush=True)
     print(f"goals missed: {missed}")
     return 0
 

@@ -1,6 +1,6 @@
 """Training benchmark: does a LeNet-style net reach 98% on the digits within 30 s on 2 cores?
 
-Run: ``.venv/bin/python bench/bench_train.py [--threads 1] [--epochs 20] [--gpu-only]``
+Run: ``.venv/bin/python bench/bench_train.py [--threads N] [--epochs 20] [--gpu-only]``
 
 1. CPU: ``cnnlib.models.SmallConvNet`` on the scikit-learn 8x8 digits (80/20 split), trained
    with ``cnnlib.train.fit`` (SGD momentum 0.9, cosine schedule, 1-pixel shifts). Prints wall
@@ -16,41 +16,17 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import torch
 
-from cnnlib import models, train
+from cnnlib import data, device, models, train
 
 DIGITS_GOAL_ACC = 0.98
 DIGITS_GOAL_SECONDS = 30.0
 
 
-def _describe(device: torch.device) -> str:
-    try:
-        from cnnlib.device import describe_device
-        return describe_device(device)
-    except Exception:  # noqa: BLE001 - the banner is informational
-        return f"{device} ({torch.get_num_threads()} threads)"
-
-
-def load_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    try:
-        from cnnlib import data
-        return data.load_digits(test_size=0.2, seed=0)
-    except (ImportError, AttributeError):  # cnnlib.data not there yet: same data from sklearn
-        from sklearn.datasets import load_digits as sk_digits
-        from sklearn.model_selection import train_test_split
-
-        d = sk_digits()
-        X = (d.images / 16.0).astype(np.float32)[:, None]
-        Xtr, Xte, ytr, yte = train_test_split(X, d.target.astype(np.int64), test_size=0.2,
-                                              random_state=0, stratify=d.target)
-        return Xtr, ytr, Xte, yte
-
-
 def bench_digits(epochs: int) -> dict[str, float]:
     dev = torch.device("cpu")
-    X_train, y_train, X_test, y_test = load_digits()
+    X_train, y_train, X_test, y_test = data.load_digits(test_size=0.2, seed=0)
     torch.manual_seed(0)
     net = models.SmallConvNet(num_classes=10, in_channels=1, input_size=8, width=32)
     t0 = time.perf_counter()
@@ -59,7 +35,7 @@ def bench_digits(epochs: int) -> dict[str, float]:
               augment=train.random_flip_shift(max_shift=1, flip=False))
     seconds = time.perf_counter() - t0
     acc = train.evaluate(net, (X_test, y_test))["acc"]
-    print(f"[digits] device: {_describe(dev)}")
+    print(f"[digits] device: {device.describe_device(dev)}")
     print(f"[digits] {len(X_train)} train / {len(X_test)} test images, {epochs} epochs")
     print(f"[digits] wall time {seconds:.1f} s (goal <= {DIGITS_GOAL_SECONDS:.0f} s, ratio "
           f"{seconds / DIGITS_GOAL_SECONDS:.2f}); test accuracy {acc:.4f} (goal >= "
@@ -68,14 +44,14 @@ def bench_digits(epochs: int) -> dict[str, float]:
     return {"seconds": seconds, "acc": acc}
 
 
-def _epoch_time(device: torch.device, n: int, batch: int = 128) -> float:
+def _epoch_time(dev: torch.device, n: int, batch: int = 128) -> float:
     torch.manual_seed(0)
     X = torch.randn(n, 3, 32, 32)
     y = torch.randint(0, 10, (n,))
     net = models.cifar_resnet(20)
-    train.fit(net, (X[:batch * 2], y[:batch * 2]), epochs=1, batch_size=batch, device=device,
+    train.fit(net, (X[:batch * 2], y[:batch * 2]), epochs=1, batch_size=batch, device=dev,
               progress=False)  # warm-up: cuDNN autotuning, allocator
-    h = train.fit(net, (X, y), epochs=1, batch_size=batch, device=device, progress=False)
+    h = train.fit(net, (X, y), epochs=1, batch_size=batch, device=dev, progress=False)
     return h["epoch_time"][0]
 
 
@@ -88,7 +64,7 @@ def bench_gpu_resnet() -> None:
     t_gpu = _epoch_time(gpu, n)
     n_cpu = 2_000
     t_cpu = _epoch_time(torch.device("cpu"), n_cpu) * n / n_cpu
-    print(f"[resnet20] device: {_describe(gpu)}")
+    print(f"[resnet20] device: {device.describe_device(gpu)}")
     print(f"[resnet20] one epoch of {n} random 32x32x3 images, batch 128: GPU {t_gpu:.1f} s "
           f"({n / t_gpu:,.0f} img/s); CPU (extrapolated from {n_cpu}) {t_cpu:.0f} s; "
           f"speed-up {t_cpu / t_gpu:.1f}x")
@@ -96,12 +72,13 @@ def bench_gpu_resnet() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=1,
-                    help="CPU threads for torch (1 is faster on a busy 2-core machine)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="CPU threads for torch (default: what cnnlib.device chooses for this "
+                         "machine; 1 on a small or busy one)")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--gpu-only", action="store_true")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    device.configure(args.threads)
     if not args.gpu_only:
         bench_digits(args.epochs)
     bench_gpu_resnet()
