@@ -136,8 +136,8 @@ def test_unsolved_notebook_fails_only_in_its_test_cells(tmp_path: Path) -> None:
         errors = [o.get("ename") for o in c.get("outputs", []) if o.get("output_type") == "error"]
         if errors:
             failing[c.metadata.get("nbgrader", {}).get("grade_id", c.source[:60])] = errors
-    graded = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-              if c.metadata.get("nbgrader", {}).get("grade")}
+    graded = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.cell_type == "code"
+              and c.metadata.get("nbgrader", {}).get("grade")}  # written answers do not run
     assert set(failing) == graded  # every test cell fails, nothing else does
     assert all(e == ["NotImplementedError"] for e in failing.values()), failing
     text = "".join(_text(c) for c in done.cells if c.cell_type == "code")
