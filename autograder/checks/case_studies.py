@@ -1,204 +1,169 @@
-"""Hidden checks of 05_case_studies: ResidualBlock, InceptionModule, vgg_budget/vgg16_budget.
+"""Hidden checks of 05_case_studies: vgg_budget/vgg16_budget, InceptionModule, inception_cost,
+ResidualBlock.
 
-Each exercise is built by the student as a torch module or a table; the checks run it in the
-sandbox on inputs drawn from ``rng`` and judge in the parent:
+One :class:`~autograder.checks.kit.Check` per autograded test cell of
+``notebooks/05_case_studies/case_studies.ipynb`` (same name; points come from the cell). Every
+oracle is computed here, in the trusted parent, from grader-chosen inputs, never from the
+student's objects:
 
-- Modules: parameter count (exact, from arithmetic on the channel counts), output shape,
-  output values, and that ``out.sum().backward()`` reaches every parameter and the input.
-  Values are checked against an oracle recomputed here in float64 from the student's *own*
-  freshly initialised weights (returned by ``state_dict()``): convolutions are identified by
-  their weight shapes (the channel counts drawn are distinct, so the match is unique; for a
-  residual block whose two 3x3 convs share a shape both orders are tried). Batch norm runs in
-  training mode (batch statistics, biased variance, eps 1e-5) with PyTorch's default affine
-  init (scale 1, shift 0), which the exercise asks to keep; a conv bias before batch norm
-  cancels in the normalisation, so only the parameter count sees it.
-  Tolerance: rtol 1e-4, atol 1e-4 (the student's module computes in float32).
-- vgg_budget: shapes, activation counts and parameter counts are integers: exact equality.
+- Modules (``InceptionModule``, ``ResidualBlock``): the grader draws float64 weights, loads them
+  into the student's module under the parameter names the exercise prescribes (``@load_state``,
+  strict), runs it on its own input and sends its own upstream gradient back
+  (``@forward_backward``). The output, the input's gradient and every parameter's gradient are
+  compared with torch float64 functional ops and autograd on the same weights (``F.conv2d``,
+  ``F.max_pool2d``, ``F.batch_norm`` in training mode: batch statistics, biased variance, eps
+  1e-5). The parameter count is exact. The biases of the Inception convs are centred on the
+  grader's input, so every ReLU has units on both sides: a missing ReLU always shows, and no
+  branch is ever without gradient (the same grade at every seed).
+- ``vgg_budget``: output shapes and parameter counts of torch layers on ``meta`` tensors (shape
+  inference, no arithmetic), cross-checked against the closed-form count.
+- ``inception_cost``: parameters of torch layers on ``meta``, multiply-adds from torch's
+  ``FlopCounterMode`` (2 FLOPs per multiply-add), cross-checked against the closed form.
 
-Variants (likely mistakes, named in the feedback): ReLU before the addition, no ReLU after it,
-shortcut without BN, no shortcut, stride on the second conv, biased convs before BN (residual
-block); no 1x1 bottleneck, branches concatenated in another order, missing ReLU (inception);
-conv biases not counted, shape given as (H, W, C), pooling layers given parameters, input row
-missing (budget).
+Tolerances: module outputs rtol 1e-6, atol 1e-8 (``F64``: the module runs in float64 once the
+weights are loaded); gradients rtol 1e-5, atol 1e-7 (``GRAD``); counts, shapes and sizes are
+ints compared exactly (an integral float earns half, like everywhere in the course).
+
+Credit of one module case: nothing unless the parameter count and the state_dict layout are
+right and the grader's weights load; then half for the output and half for the gradients
+(counted only with a right output). A module that computes nothing earns nothing.
+
+Named mistakes (each only on its fingerprint): ReLU before the addition, no ReLU after it, no
+shortcut, stride on the second conv, no ReLU between the convs, batch norm in eval mode, biased
+convs, projection without batch norm or missing (residual block); no bottleneck, no biases,
+branches without ReLU, reductions without ReLU, branches in another order, pool padded with
+zeros, no pool (Inception); FLOPs for multiply-adds, bias adds counted, positions forgotten,
+reductions forgotten, ``bottleneck=False`` ignored (cost); biases not counted, (H, W, C)
+shapes, pools with parameters, input row missing, ReLU rows (budget).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.checkkit import (
+from autograder.checks.kit import (
+    F64,
+    GRAD,
     AsTensor,
     Call,
+    Case,
     Check,
-    Opaque,
-    Raised,
-    Skipped,
     Verdict,
-    all_of,
+    autograd,
     expect_close,
-    expect_equal,
+    fail,
+    np64,
+    ok,
+    t64,
+    value,
 )
 
 ASSIGNMENT = "05_case_studies"
-POINTS = {"test_vgg_budget": 3, "test_inception_module": 3, "test_residual_block": 4}
-RTOL = ATOL = 1e-4
+#: The modules are the exercise: no ready-made block from the course library or torch's zoo.
+MODULE_BANS = ("cnnlib", "torchvision", "torch.hub", "timm")
+#: Pure arithmetic: no torch layers or course tables to count with.
+ARITH_BANS = ("torch", "cnnlib", "torchvision", "timm")
 EPS = 1e-5
 
 VGG16_CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M",
                               512, 512, 512, "M", 512, 512, 512, "M"]
 
 
-# ------------------------------------------------------------------------------------------
-# Oracles (parent side, float64)
-# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WrittenInNotebook:
+    """The exercise's classes and functions are the student's own ``class``/``def``, never a
+    name imported from a library (``from cnnlib.models import BasicBlock as ResidualBlock``)."""
+
+    names: tuple[str, ...]
+
+    def violations(self, view: Any) -> list[str]:
+        return [f"{n} is imported ({view.aliases[n]}): write it yourself in its exercise cell"
+                for n in self.names if n in view.aliases]
 
 
-def _t(a: np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(a, dtype=np.float64))
+def _check(name: str, exercise: tuple[str, ...], cases: list[Case], bans: tuple[str, ...]
+           ) -> Check:
+    return Check(name, exercise, cases, bans, (WrittenInNotebook(exercise),))
 
 
-def _bn(z: torch.Tensor) -> torch.Tensor:
-    mean = z.mean(dim=(0, 2, 3), keepdim=True)
-    var = z.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
-    return (z - mean) / torch.sqrt(var + EPS)
+def _short(v: Any, n: int = 40) -> str:
+    r = repr(v)
+    return r if len(r) <= n else r[: n - 3] + "..."
 
 
-def _weights(state: Any) -> dict[tuple[int, ...], list[tuple[str, np.ndarray]]]:
-    """4-D weights of a state dict grouped by shape."""
-    out: dict[tuple[int, ...], list[tuple[str, np.ndarray]]] = {}
-    if not isinstance(state, dict):
-        return out
-    for k, v in state.items():
-        if isinstance(v, np.ndarray) and v.ndim == 4 and str(k).endswith("weight"):
-            out.setdefault(tuple(v.shape), []).append((str(k), v))
-    return out
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
-def _bias(state: dict, weight_key: str) -> np.ndarray | None:
-    b = state.get(weight_key[: -len("weight")] + "bias")
-    return b if isinstance(b, np.ndarray) and b.ndim == 1 else None
+def _call(func: str, args: Sequence[str], kwargs: Mapping[str, Any]) -> str:
+    """``f(a, b, k=v)`` for a message (arguments already short)."""
+    return f"{func}({', '.join([*args, *(f'{k}={v}' for k, v in kwargs.items())])})"
 
 
-def residual_oracles(x: np.ndarray, state: Any, cin: int, cout: int, stride: int
-                     ) -> dict[str, list[np.ndarray]]:
-    """Right output and wrong variants, for every consistent assignment of the conv weights."""
-    ws = _weights(state)
-    c1 = [w for _, w in ws.get((cout, cin, 3, 3), [])]
-    c2 = [w for _, w in ws.get((cout, cout, 3, 3), [])]
-    proj = [w for _, w in ws.get((cout, cin, 1, 1), [])]
-    needs_proj = stride != 1 or cin != cout
-    outs: dict[str, list[np.ndarray]] = {}
-    pairs = [(a, b) for (i, a), (j, b) in itertools.product(enumerate(c1), enumerate(c2))
-             if cin != cout or i != j]
-    xt = _t(x)
-    for w1, w2 in pairs:
-        w1t, w2t = _t(w1), _t(w2)
-        h = torch.relu(_bn(F.conv2d(xt, w1t, stride=stride, padding=1)))
-        f = _bn(F.conv2d(h, w2t, padding=1))
-        h_late = torch.relu(_bn(F.conv2d(xt, w1t, padding=1)))
-        f_late = _bn(F.conv2d(h_late, w2t, stride=stride, padding=1))
-        if needs_proj:
-            if not proj:
-                continue
-            pt = _t(proj[0])
-            sc = _bn(F.conv2d(xt, pt, stride=stride))
-            sc_nobn = F.conv2d(xt, pt, stride=stride)
-        else:
-            sc = sc_nobn = xt
-        cand = {
-            "right": torch.relu(f + sc),
-            "the ReLU is applied before the addition (relu(F(x)) + shortcut)": torch.relu(f) + sc,
-            "there is no ReLU after the addition": f + sc,
-            "the shortcut is missing (no addition)": torch.relu(f),
-            "the stride is on the second 3x3 conv instead of the first": torch.relu(f_late + sc),
-        }
-        if needs_proj:
-            cand["the projection shortcut has no batch norm"] = torch.relu(f + sc_nobn)
-        for k, v in cand.items():
-            outs.setdefault(k, []).append(v.numpy())
-    return outs
+def _names(items: Sequence[str], n: int = 3) -> str:
+    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
-def residual_params(cin: int, cout: int, stride: int) -> int:
-    proj = stride != 1 or cin != cout
-    return 9 * cin * cout + 9 * cout * cout + 4 * cout + proj * (cin * cout + 2 * cout)
+# --------------------------------------------------------------------------------------------
+# Exercise 1: the VGG budget
+# --------------------------------------------------------------------------------------------
 
 
-def inception_oracles(x: np.ndarray, state: Any, cfg: Sequence[int]
-                      ) -> dict[str, list[np.ndarray]]:
-    cin, c1, r3, c3, r5, c5, pp = cfg
-    if not isinstance(state, dict):
-        return {}
-    ws = _weights(state)
-
-    def conv(shape: tuple[int, ...], inp: torch.Tensor, pad: int) -> torch.Tensor | None:
-        found = ws.get(shape, [])
-        if len(found) != 1:
-            return None
-        key, w = found[0]
-        b = _bias(state, key)
-        return F.conv2d(inp, _t(w), None if b is None else _t(b), padding=pad)
-
-    xt = _t(x)
-    z1 = conv((c1, cin, 1, 1), xt, 0)
-    z3r = conv((r3, cin, 1, 1), xt, 0)
-    z5r = conv((r5, cin, 1, 1), xt, 0)
-    zp = conv((pp, cin, 1, 1), F.max_pool2d(xt, 3, 1, 1), 0)
-    if any(z is None for z in (z1, z3r, z5r, zp)):
-        return {}
-    z3 = conv((c3, r3, 3, 3), torch.relu(z3r), 1)
-    z5 = conv((c5, r5, 5, 5), torch.relu(z5r), 2)
-    if z3 is None or z5 is None:
-        return {}
-    br = [torch.relu(z) for z in (z1, z3, z5, zp)]
-    out = {"right": [torch.cat(br, 1).numpy()]}
-    out["the branches are not followed by ReLU"] = [torch.cat([z1, z3, z5, zp], 1).numpy()]
-    for perm in itertools.permutations(range(4)):
-        if perm != (0, 1, 2, 3):
-            out.setdefault("the branches are concatenated in another order than "
-                           "1x1, 3x3, 5x5, pool", []).append(
-                torch.cat([br[i] for i in perm], 1).numpy())
-    return out
+def torch_vgg_rows(cfg: Sequence[int | str], input_size: int = 224, in_channels: int = 3,
+                   num_classes: int = 1000, fc_width: int = 4096) -> list[dict[str, Any]]:
+    """Rows ``{"shape", "activations", "params"}`` of torch layers run on a meta tensor."""
+    nn = torch.nn
+    rows = []
+    with torch.device("meta"):
+        x = torch.empty(1, in_channels, input_size, input_size)
+        rows.append(_meta_row(x, None))
+        for v in cfg:
+            layer = nn.MaxPool2d(2, 2) if v == "M" else nn.Conv2d(x.shape[1], int(v), 3,
+                                                                  padding=1)
+            x = layer(x)
+            rows.append(_meta_row(x, layer))
+        x = x.flatten(1)
+        for n_out in (fc_width, fc_width, num_classes):
+            layer = nn.Linear(x.shape[1], n_out)
+            x = layer(x)
+            rows.append(_meta_row(x, layer))
+    return rows
 
 
-def inception_params(cfg: Sequence[int]) -> int:
-    cin, c1, r3, c3, r5, c5, pp = cfg
-    return (c1 * (cin + 1) + r3 * (cin + 1) + c3 * (9 * r3 + 1) + r5 * (cin + 1)
-            + c5 * (25 * r5 + 1) + pp * (cin + 1))
-
-
-def inception_params_no_bottleneck(cfg: Sequence[int]) -> int:
-    cin, c1, _, c3, _, c5, pp = cfg
-    return c1 * (cin + 1) + c3 * (9 * cin + 1) + c5 * (25 * cin + 1) + pp * (cin + 1)
+def _meta_row(x: Any, layer: Any) -> dict[str, Any]:
+    shape = tuple(int(d) for d in x.shape[1:])
+    params = 0 if layer is None else int(sum(p.numel() for p in layer.parameters()))
+    return {"shape": shape, "activations": math.prod(shape), "params": params}
 
 
 def vgg_budget_rows(cfg: Sequence[int | str], input_size: int = 224, in_channels: int = 3,
-                    num_classes: int = 1000, fc_width: int = 4096, bias: bool = True,
+                    num_classes: int = 1000, fc_width: int = 4096, *, bias: bool = True,
                     hwc: bool = False, pool_params: bool = False, input_row: bool = True
                     ) -> list[dict[str, Any]]:
-    """Reference budget (and, through the flags, the wrong variants)."""
+    """The closed-form budget; the flags give the named mistakes."""
     rows: list[dict[str, Any]] = []
     c, s = in_channels, input_size
 
-    def shape(c: int, s: int) -> tuple[int, ...]:
-        return (s, s, c) if hwc else (c, s, s)
+    def add(ch: int, size: int, params: int) -> None:
+        shape = (size, size, ch) if hwc else (ch, size, size)
+        rows.append({"shape": shape, "activations": ch * size * size, "params": params})
 
     if input_row:
-        rows.append({"shape": shape(c, s), "activations": c * s * s, "params": 0})
+        add(c, s, 0)
     for v in cfg:
         if v == "M":
-            p = c * 4 if pool_params else 0
             s //= 2
-            rows.append({"shape": shape(c, s), "activations": c * s * s, "params": p})
+            add(c, s, 4 * c if pool_params else 0)
         else:
-            rows.append({"shape": shape(int(v), s), "activations": int(v) * s * s,
-                         "params": 9 * c * int(v) + int(v) * bias})
+            add(int(v), s, 9 * c * int(v) + int(v) * bias)
             c = int(v)
     n_in = c * s * s
     for n_out in (fc_width, fc_width, num_classes):
@@ -206,42 +171,6 @@ def vgg_budget_rows(cfg: Sequence[int | str], input_size: int = 224, in_channels
                      "params": n_in * n_out + n_out * bias})
         n_in = n_out
     return rows
-
-
-def _norm_rows(got: Any) -> list[dict[str, Any]] | None:
-    if not isinstance(got, list) or not all(isinstance(r, dict) for r in got):
-        return None
-    out = []
-    for r in got:
-        try:
-            out.append({"shape": tuple(int(v) for v in r["shape"]),
-                        "activations": int(r["activations"]), "params": int(r["params"])})
-        except (KeyError, TypeError, ValueError):
-            return None
-    return out
-
-
-def judge_budget(got: Any, expected: list[dict[str, Any]], variants: dict[str, list],
-                 what: str) -> Verdict:
-    if isinstance(got, (Raised, Skipped)):
-        return expect_equal(got, expected, what)
-    rows = _norm_rows(got)
-    if rows is None:
-        return Verdict(0.0, f"{what} should be a list of dicts with keys 'layer', 'shape', "
-                            f"'activations', 'params'")
-    if rows == expected:
-        return Verdict(1.0, f"{what} is correct")
-    for mistake, wrong in variants.items():
-        if rows == wrong:
-            return Verdict(0.0, f"{what} is wrong: it looks like {mistake}")
-    if len(rows) != len(expected):
-        return Verdict(0.0, f"{what} has {len(rows)} rows, expected {len(expected)} (input, "
-                            f"one per conv and pool layer, three FC layers)")
-    for i, (r, e) in enumerate(zip(rows, expected, strict=True)):
-        for key in ("shape", "activations", "params"):
-            if r[key] != e[key]:
-                return Verdict(0.0, f"{what}: row {i} has {key} {r[key]}, expected {e[key]}")
-    return Verdict(0.0, f"{what} is wrong")  # pragma: no cover - rows differ somewhere above
 
 
 def _budget_variants(cfg: Sequence[int | str], **kw: Any) -> dict[str, list]:
@@ -254,185 +183,593 @@ def _budget_variants(cfg: Sequence[int | str], **kw: Any) -> dict[str, list]:
     }
 
 
-# ------------------------------------------------------------------------------------------
-# Module judging shared by both module exercises
-# ------------------------------------------------------------------------------------------
+def _number(v: Any) -> int | float | None:
+    """An int, an integral float as itself, anything else None."""
+    if _is_int(v):
+        return int(v)
+    if isinstance(v, float) and math.isfinite(v):
+        return v
+    return None
 
 
-def _grad_flow(fb: dict[str, Any], what: str) -> Verdict:
-    grads = fb.get("param_grad_abs_sum")
-    if not isinstance(grads, dict) or not grads:
-        return Verdict(0.0, f"{what} has no parameters")
-    dead = [k for k, g in grads.items() if g is None or not g > 0]
-    if dead:
-        return Verdict(0.0, f"{what}: no gradient reaches {', '.join(dead[:4])} (is every layer "
-                            f"used in forward?)")
-    gin = fb.get("input_grad")
-    if not isinstance(gin, np.ndarray) or not np.any(gin != 0):
-        return Verdict(0.0, f"{what}: no gradient reaches the input")
-    return Verdict(1.0, f"{what}: gradients reach every parameter and the input")
+def _norm_row(r: Any) -> tuple[dict[str, Any] | None, bool]:
+    """``({"shape", "activations", "params"}, has a float)`` of one row, or ``(None, False)``."""
+    if not isinstance(r, dict) or not {"shape", "activations", "params"} <= set(r):
+        return None, False
+    shape = r["shape"]
+    if not isinstance(shape, (tuple, list)):
+        shape = [shape]
+    nums = [_number(v) for v in (*shape, r["activations"], r["params"])]
+    if any(n is None for n in nums):
+        return None, False
+    floats = any(isinstance(n, float) for n in nums)
+    row = {"shape": tuple(nums[:-2]) if isinstance(r["shape"], (tuple, list)) else nums[0],
+           "activations": nums[-2], "params": nums[-1]}
+    return row, floats
 
 
-def _judge_output(got: Any, oracles: dict[str, list[np.ndarray]], shape: tuple[int, ...],
-                  what: str) -> Verdict:
-    if isinstance(got, (Raised, Skipped, Opaque)) or not isinstance(got, np.ndarray):
-        return expect_close(got, np.zeros(shape), what)
-    if got.shape != shape:
-        return Verdict(0.0, f"{what} has shape {got.shape}, expected {shape}")
-    if not oracles.get("right"):
-        return Verdict(0.0, f"{what}: could not match your layers to the expected ones by their "
-                            f"weight shapes (check the layer list and kernel sizes)")
-    for right in oracles["right"]:
-        if expect_close(got, right, what, RTOL, ATOL).fraction == 1.0:
-            return Verdict(1.0, f"{what} is correct")
-    for mistake, wrongs in oracles.items():
-        if mistake != "right" and any(expect_close(got, w, what, RTOL, ATOL).fraction == 1.0
-                                      for w in wrongs):
-            return Verdict(0.0, f"{what} is wrong: it looks like {mistake}")
-    return expect_close(got, oracles["right"][0], what, RTOL, ATOL)
+def judge_budget(got: Any, expected: list[dict[str, Any]], variants: Mapping[str, list],
+                 what: str) -> Verdict:
+    """Exact rows; a named mistake when the rows equal one; else the first row that differs."""
+    v, bad = value(got, what)
+    if bad is not None:
+        return bad
+    norm = [_norm_row(r) for r in v] if isinstance(v, list) else [(None, False)]
+    if any(r is None for r, _ in norm):
+        return fail(f"{what} should be a list of dicts with the keys 'layer', 'shape', "
+                    "'activations' and 'params' (numbers)")
+    rows = [r for r, _ in norm]
+    if rows == expected:
+        if any(f for _, f in norm):
+            return fail(f"{what}: every number is right but some are floats: use ints (//)",
+                        0.5)
+        if not all(isinstance(r.get("layer"), str) for r in v):
+            return fail(f"{what}: every number is right but some rows lack a 'layer' name "
+                        "(a str)", 0.5)
+        return ok(f"{what} is right")
+    for mistake, wrong in variants.items():
+        if rows == wrong:
+            return fail(f"{what} is wrong: it looks like {mistake}")
+    if len(rows) > len(expected) and _without_repeats(rows) == expected:
+        return fail(f"{what} is wrong: it looks like the ReLUs are listed as rows (they are "
+                    "applied in place: no rows)")
+    if len(rows) != len(expected):
+        return fail(f"{what} has {len(rows)} rows, expected {len(expected)} (the input, one "
+                    "per conv and pool, three FC layers)")
+    i, key = next((i, k) for i, (r, e) in enumerate(zip(rows, expected, strict=True))
+                  for k in ("shape", "activations", "params") if r[k] != e[k])
+    return fail(f"{what}: row {i} has {key} {_short(rows[i][key])}, expected {expected[i][key]}")
 
 
-def _judge_params(got: Any, expected: int, variants: dict[str, int], what: str) -> Verdict:
-    if isinstance(got, (int, float)) and not isinstance(got, bool):
-        if int(got) == expected:
-            return Verdict(1.0, f"{what} is correct")
-        for mistake, n in variants.items():
-            if int(got) == n:
-                return Verdict(0.0, f"{what} is {int(got)}, expected {expected}: it looks like "
-                                    f"{mistake}")
-    return expect_equal(got, expected, what)
+def _without_repeats(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` less every parameter-free row that repeats the output of the row before (what
+    a ReLU row looks like)."""
+    return [r for i, r in enumerate(rows) if i == 0 or r["params"] != 0 or
+            (r["shape"], r["activations"]) != (rows[i - 1]["shape"], rows[i - 1]["activations"])]
 
 
-def _module_case_steps(ctor: str, args: tuple, x: np.ndarray, tag: str) -> list[Call]:
-    return [
-        Call(ctor, args=args, save=tag, ret=False),
-        Call("@param_count", on=tag),
-        Call("state_dict", on=tag),
-        Call("@forward_backward", on=tag, args=(AsTensor(x, requires_grad=True),)),
-    ]
-
-
-def _case_verdict(results: list[Any], what: str, params: Verdict,
-                  oracle_fn: Any, shape: tuple[int, ...], raised_hint: str = "") -> Verdict:
-    ctor, _, state, fb = results
-    if isinstance(ctor, Raised):
-        return Verdict(0.0, f"{what}: constructing it raised {ctor.type}: {ctor.message}")
-    if isinstance(fb, Raised):
-        hint = raised_hint if "size of tensor" in fb.message or "match" in fb.message else ""
-        return Verdict(0.0, f"{what}: forward/backward raised {fb.type}: {fb.message}{hint}")
-    if isinstance(fb, Skipped) or not isinstance(fb, dict):
-        return Verdict(0.0, f"{what}: {getattr(fb, 'reason', 'forward pass did not run')}")
-    out = _judge_output(fb.get("out"), oracle_fn(state), shape, f"{what} output")
-    return all_of(params, out, _grad_flow(fb, what))
-
-
-# ------------------------------------------------------------------------------------------
-# Checks
-# ------------------------------------------------------------------------------------------
-
-
-def _residual_check(rng: np.random.Generator) -> Check:
-    c_id = int(rng.integers(3, 7))
-    cin_p = int(rng.integers(3, 6))
-    cout_p = cin_p + int(rng.integers(1, 4))
-    cases = [
-        (c_id, c_id, 1, int(rng.integers(5, 8))),          # identity shortcut
-        (cin_p, cout_p, 2, int(rng.integers(6, 10))),       # projection: channels and stride
-        (c_id, c_id, 2, int(rng.integers(6, 9))),           # projection: stride only
-    ]
-    steps: list[Call] = []
-    inputs = []
-    for i, (cin, cout, stride, size) in enumerate(cases):
-        x = rng.normal(0, 1, (4, cin, size, size)).astype(np.float32)
-        inputs.append(x)
-        steps += _module_case_steps("ResidualBlock", (cin, cout, stride), x, f"blk{i}")
-
-    def judge(results: list[Any]) -> Verdict:
-        verdicts = []
-        for i, (cin, cout, stride, size) in enumerate(cases):
-            r = results[4 * i: 4 * i + 4]
-            what = f"ResidualBlock({cin}, {cout}, stride={stride})"
-            proj = stride != 1 or cin != cout
-            exp = residual_params(cin, cout, stride)
-            variants = {"the convolutions have biases (redundant before batch norm)":
-                        exp + 2 * cout + proj * cout}
-            if proj:
-                variants["the projection shortcut has no batch norm"] = exp - 2 * cout
-                variants["the projection shortcut is missing"] = exp - cin * cout - 2 * cout
-            params = _judge_params(r[1], exp, variants, f"{what} parameter count")
-            out_size = (size + 2 - 3) // stride + 1
-            verdicts.append(_case_verdict(
-                r, what, params,
-                lambda st, x=inputs[i], a=cin, b=cout, s=stride: residual_oracles(x, st, a, b, s),
-                (4, cout, out_size, out_size),
-                raised_hint=" (when the shape changes, the shortcut must be a 1x1 conv with "
-                            "the block's stride, followed by batch norm)"))
-        return all_of(*verdicts)
-
-    return Check("test_residual_block", POINTS["test_residual_block"], steps, judge)
-
-
-def _inception_check(rng: np.random.Generator) -> Check:
-    cases = []
-    for _ in range(2):
-        cin = int(rng.integers(3, 9))
-        c1, r3, r5, pp = (int(v) for v in rng.choice(np.arange(2, 10), 4, replace=False))
-        c3, c5 = int(rng.integers(2, 10)), int(rng.integers(2, 10))
-        cases.append(((cin, c1, r3, c3, r5, c5, pp), int(rng.integers(5, 9))))
-    steps: list[Call] = []
-    inputs = []
-    for i, (cfg, size) in enumerate(cases):
-        x = rng.normal(0, 1, (2, cfg[0], size, size)).astype(np.float32)
-        inputs.append(x)
-        steps += _module_case_steps("InceptionModule", cfg, x, f"inc{i}")
-
-    def judge(results: list[Any]) -> Verdict:
-        verdicts = []
-        for i, (cfg, size) in enumerate(cases):
-            r = results[4 * i: 4 * i + 4]
-            what = f"InceptionModule{cfg}"
-            exp = inception_params(cfg)
-            params = _judge_params(
-                r[1], exp,
-                {"there is no 1x1 bottleneck before the 3x3 and 5x5 convs":
-                 inception_params_no_bottleneck(cfg),
-                 "the convolutions have no biases": exp - sum(cfg[1:])},
-                f"{what} parameter count")
-            c_out = cfg[1] + cfg[3] + cfg[5] + cfg[6]
-            verdicts.append(_case_verdict(
-                r, what, params,
-                lambda st, x=inputs[i], c=cfg: inception_oracles(x, st, c),
-                (2, c_out, size, size),
-                raised_hint=" (every branch must keep H and W: pad 1 for 3x3, pad 2 for 5x5, "
-                            "and the pool branch uses a 3x3 max pool with stride 1, pad 1)"))
-        return all_of(*verdicts)
-
-    return Check("test_inception_module", POINTS["test_inception_module"], steps, judge)
-
-
-def _budget_check(rng: np.random.Generator) -> Check:
-    stages = int(rng.integers(2, 4))
+def _random_cfg(rng: np.random.Generator, stages: int) -> list[int | str]:
     cfg: list[int | str] = []
     for _ in range(stages):
         cfg += [int(v) for v in rng.choice([4, 6, 8, 12, 16], int(rng.integers(1, 3)))] + ["M"]
-    kw = {"input_size": int(2**stages * rng.integers(1, 4)),
-          "in_channels": int(rng.choice([1, 3])),
-          "num_classes": int(rng.integers(3, 12)),
-          "fc_width": int(rng.integers(8, 33))}
-    steps = [Call("vgg_budget", args=(cfg,), kwargs=kw), Call("vgg16_budget")]
-    expected = vgg_budget_rows(cfg, **kw)
-    expected16 = vgg_budget_rows(VGG16_CFG)
+    return cfg
 
-    def judge(results: list[Any]) -> Verdict:
-        return all_of(
-            judge_budget(results[0], expected, _budget_variants(cfg, **kw),
-                         f"vgg_budget({cfg}, {kw})"),
-            judge_budget(results[1], expected16, _budget_variants(VGG16_CFG), "vgg16_budget()"),
-        )
 
-    return Check("test_vgg_budget", POINTS["test_vgg_budget"], steps, judge)
+def _budget_case(func: str, cfg: Sequence[int | str] | None, kw: dict[str, int]) -> Case:
+    args = () if cfg is None else (list(cfg),)
+    cfg_ = VGG16_CFG if cfg is None else cfg
+    expected = torch_vgg_rows(cfg_, **kw)
+    assert expected == vgg_budget_rows(cfg_, **kw)  # the two oracles agree
+    what = _call(func, [_short(list(cfg), 50)] if cfg is not None else [], kw)
+    variants = _budget_variants(cfg_, **kw)
+    return Case(Call(func, args, kw), lambda r: judge_budget(r[0], expected, variants, what))
+
+
+def check_vgg_budget(rng: np.random.Generator) -> Check:
+    cases = [_budget_case("vgg16_budget", None, {})]
+    for _ in range(3):
+        stages = int(rng.integers(2, 4))
+        kw = {"input_size": int(2 ** stages * rng.integers(1, 4)),
+              "in_channels": int(rng.choice([1, 2, 3])),
+              "num_classes": int(rng.integers(3, 12)),
+              "fc_width": int(rng.integers(8, 33))}
+        cases.append(_budget_case("vgg_budget", _random_cfg(rng, stages), kw))
+    # the defaults: 224x224x3 input, 1000 classes, FC width 4096
+    cases.append(_budget_case("vgg_budget", _random_cfg(rng, int(rng.integers(2, 4))), {}))
+    return _check("test_vgg_budget", ("vgg_budget", "vgg16_budget"), cases, ARITH_BANS)
+
+
+# --------------------------------------------------------------------------------------------
+# Module judging, shared by the Inception module and the residual block
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """What a module built with one configuration must be and compute on the grader's data."""
+
+    what: str                               # e.g. "ResidualBlock(4, 6, stride=2)"
+    count: int                              # exact parameter count
+    count_variants: Mapping[str, int]       # named mistakes by their parameter count
+    layout: Mapping[str, tuple[int, ...]]   # state_dict name -> shape
+    out: np.ndarray
+    input_grad: np.ndarray
+    param_grads: Mapping[str, np.ndarray]
+    out_variants: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+def module_case(ctor: str, args: tuple, kwargs: dict[str, Any], state: Mapping[str, Any],
+                x: np.ndarray, dout: np.ndarray, spec: ModuleSpec) -> Case:
+    """Build, count, read the layout, load the grader's weights, run forward and backward."""
+    steps = (Call(ctor, args, kwargs, save="m", ret=False),
+             Call("@param_count", on="m"),
+             Call("@state_shapes", on="m"),
+             Call("@load_state", (dict(state),), on="m"),
+             Call("@forward_backward", (AsTensor(x, requires_grad=True), dout), on="m"))
+    return Case(steps, lambda r: judge_module(r, spec, f"a {x.shape} input"))
+
+
+def judge_module(results: list[Any], spec: ModuleSpec, shown: str) -> Verdict:
+    built, count, shapes, loaded, fb = results
+    _, bad = value(built, f"building {spec.what}")
+    if bad is not None:
+        return bad
+    for verdict in (_judge_count(count, spec), _judge_layout(shapes, spec)):
+        if verdict is not None:
+            return verdict
+    _, bad = value(loaded, f"loading the grader's weights into {spec.what}")
+    if bad is not None:
+        return bad
+    return _judge_run(fb, spec, f"{spec.what} on {shown}")
+
+
+def _judge_count(got: Any, spec: ModuleSpec) -> Verdict | None:
+    v, bad = value(got, f"the parameter count of {spec.what}")
+    if bad is not None:
+        return bad
+    if _is_int(v) and v == spec.count:
+        return None
+    mistake = next((m for m, n in spec.count_variants.items() if n == v and n != spec.count),
+                   None)
+    return fail(f"{spec.what} has {_short(v)} parameters, expected {spec.count}"
+                + (f": it looks like {mistake}" if mistake else ""))
+
+
+def _judge_layout(got: Any, spec: ModuleSpec) -> Verdict | None:
+    if not isinstance(got, dict):
+        return fail(f"the state_dict of {spec.what} could not be read")
+    missing = [k for k in spec.layout if k not in got]
+    extra = [str(k) for k in got if k not in spec.layout]
+    wrong = [k for k in spec.layout if k in got and tuple(got[k]) != spec.layout[k]]
+    if not (missing or extra or wrong):
+        return None
+    parts = ([f"it lacks {_names(missing)}"] if missing else []) + \
+        ([f"it has {_names(extra)}, which the exercise does not name"] if extra else []) + \
+        ([f"{wrong[0]} has shape {tuple(got[wrong[0]])}, expected {spec.layout[wrong[0]]}"]
+         if wrong else [])
+    return fail(f"{spec.what}: the grader loads its weights by the names the exercise gives, "
+                f"but {'; '.join(parts)}")
+
+
+def _judge_run(fb: Any, spec: ModuleSpec, what: str) -> Verdict:
+    v, bad = value(fb, what)
+    if bad is not None:
+        return bad
+    if not isinstance(v, dict) or "out" not in v:
+        return fail(f"{what}: no output came back")
+    out = expect_close(v["out"], spec.out, f"the output of {what}", F64, spec.out_variants)
+    if out.fraction == 0.0:
+        return out
+    problems = _gradient_problems(v, spec)
+    if not problems:
+        return out if out.fraction < 1.0 else ok(f"{what}: output and gradients are right")
+    head = out.message if out.fraction < 1.0 else f"the output of {what} is right"
+    return fail(f"{head}, but {problems}", 0.5 * out.fraction)
+
+
+def _gradient_problems(fb: Mapping[str, Any], spec: ModuleSpec) -> str:
+    """What is wrong with the gradients, in words ("" when nothing)."""
+    if fb.get("backward_error"):
+        return (f"the backward pass failed ({_short(fb['backward_error'], 90)}): compute the "
+                "output with torch operations only")
+    grads = fb.get("param_grads") if isinstance(fb.get("param_grads"), dict) else {}
+    none = [n for n in spec.param_grads if grads.get(n) is None]
+    wrong = [n for n, g in spec.param_grads.items() if grads.get(n) is not None and
+             expect_close(grads[n], g, n, GRAD).fraction < 1.0]
+    gin = fb.get("input_grad")
+    if gin is None:
+        none.insert(0, "the input")
+    elif expect_close(gin, spec.input_grad, "input", GRAD).fraction < 1.0:
+        wrong.insert(0, "the input")
+    if none:
+        return (f"no gradient reaches {_names(none)} (is every layer used, through torch "
+                "operations, in forward?)")
+    if wrong:
+        return f"the gradient with respect to {_names(wrong)} is wrong"
+    return ""
+
+
+def _grads(forward: Callable[..., Any], x: np.ndarray, params: Mapping[str, np.ndarray],
+           dout: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Output, input gradient and parameter gradients of ``forward(x, params)`` (float64)."""
+    names = list(params)
+    out, grads = autograd(lambda xt, *ps: forward(xt, dict(zip(names, ps, strict=True))),
+                          [x, *(params[n] for n in names)], dout)
+    return out, grads[0], dict(zip(names, grads[1:], strict=True))
+
+
+def _eval(forward: Callable[..., Any], x: np.ndarray, params: Mapping[str, np.ndarray],
+          **flags: Any) -> np.ndarray:
+    with torch.no_grad():
+        return np64(forward(t64(x), {k: t64(v) for k, v in params.items()}, **flags))
+
+
+def _weight(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.normal(0.0, 1.0 / math.sqrt(math.prod(shape[1:])), shape)
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 2: the Inception module
+# --------------------------------------------------------------------------------------------
+
+#: (conv name, index of its output channels in the config, of its input channels, kernel size)
+INCEPTION_CONVS = (("conv1x1", 1, 0, 1), ("reduce3x3", 2, 0, 1), ("conv3x3", 3, 2, 3),
+                   ("reduce5x5", 4, 0, 1), ("conv5x5", 5, 4, 5), ("pool_proj", 6, 0, 1))
+BRANCHES = ("1x1", "3x3", "5x5", "pool")
+
+
+def inception_layout(cfg: Sequence[int]) -> dict[str, tuple[int, ...]]:
+    out: dict[str, tuple[int, ...]] = {}
+    for name, o, i, k in INCEPTION_CONVS:
+        out[f"{name}.weight"] = (cfg[o], cfg[i], k, k)
+        out[f"{name}.bias"] = (cfg[o],)
+    return out
+
+
+def inception_params(cfg: Sequence[int], bottleneck: bool = True) -> int:
+    cin, c1, r3, c3, r5, c5, pp = cfg
+    if not bottleneck:
+        r3 = r5 = cin
+        return c1 * (cin + 1) + c3 * (9 * cin + 1) + c5 * (25 * cin + 1) + pp * (cin + 1)
+    return (c1 * (cin + 1) + r3 * (cin + 1) + c3 * (9 * r3 + 1) + r5 * (cin + 1)
+            + c5 * (25 * r5 + 1) + pp * (cin + 1))
+
+
+def inception_branches(x: Any, p: Mapping[str, Any], *, relu: bool = True,
+                       relu_reduce: bool = True, pool: str = "max") -> list[Any]:
+    """The four branches' outputs (torch float64), in the exercise's order; the flags give
+    the named mistakes."""
+    def conv(name: str, z: Any, pad: int = 0) -> Any:
+        return F.conv2d(z, p[f"{name}.weight"], p[f"{name}.bias"], padding=pad)
+
+    def act(z: Any, on: bool = True) -> Any:
+        return torch.relu(z) if on else z
+
+    pooled = {"max": lambda: F.max_pool2d(x, 3, 1, 1),
+              "zeros": lambda: F.max_pool2d(F.pad(x, (1, 1, 1, 1)), 3, 1),
+              "none": lambda: x}[pool]()
+    return [act(conv("conv1x1", x), relu),
+            act(conv("conv3x3", act(conv("reduce3x3", x), relu_reduce), 1), relu),
+            act(conv("conv5x5", act(conv("reduce5x5", x), relu_reduce), 2), relu),
+            act(conv("pool_proj", pooled), relu)]
+
+
+def inception_forward(x: Any, p: Mapping[str, Any], **flags: Any) -> Any:
+    """The module's output (torch float64): the branches concatenated along channels."""
+    return torch.cat(inception_branches(x, p, **flags), 1)
+
+
+def _centred_bias(rng: np.random.Generator, z: Any) -> np.ndarray:
+    """A bias that puts about half of each channel of ``z`` (a pre-activation) above zero."""
+    zc = np64(z).transpose(1, 0, 2, 3).reshape(z.shape[1], -1)
+    return -np.median(zc, axis=1) + rng.normal(0.0, 0.1, zc.shape[0]) * zc.std(axis=1)
+
+
+def inception_weights(rng: np.random.Generator, cfg: Sequence[int], x: np.ndarray
+                      ) -> dict[str, np.ndarray]:
+    """Grader weights whose ReLUs all have units on both sides on the input ``x``."""
+    p = {k: _weight(rng, s) for k, s in inception_layout(cfg).items() if k.endswith("weight")}
+    xt = t64(x)
+    sources = {"conv1x1": xt, "reduce3x3": xt, "reduce5x5": xt,
+               "pool_proj": F.max_pool2d(xt, 3, 1, 1)}
+    for name, z in sources.items():
+        p[f"{name}.bias"] = _centred_bias(rng, F.conv2d(z, t64(p[f"{name}.weight"])))
+    for name, reduce, pad in (("conv3x3", "reduce3x3", 1), ("conv5x5", "reduce5x5", 2)):
+        h = torch.relu(F.conv2d(xt, t64(p[f"{reduce}.weight"]), t64(p[f"{reduce}.bias"])))
+        p[f"{name}.bias"] = _centred_bias(rng, F.conv2d(h, t64(p[f"{name}.weight"]),
+                                                         padding=pad))
+    return {k: p[k] for k in inception_layout(cfg)}
+
+
+def _inception_variants(x: np.ndarray, p: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    out = {"the branches are not followed by a ReLU": _eval(inception_forward, x, p, relu=False),
+           "the 1x1 reductions are not followed by a ReLU": _eval(
+               inception_forward, x, p, relu_reduce=False),
+           "the max pool pads with zeros (nn.MaxPool2d's padding never wins the max)": _eval(
+               inception_forward, x, p, pool="zeros"),
+           "the pool branch has no max pool": _eval(inception_forward, x, p, pool="none")}
+    with torch.no_grad():
+        branches = [np64(b) for b in inception_branches(t64(x), {k: t64(v) for k, v in
+                                                                 p.items()})]
+    for order in itertools.permutations(range(4)):
+        if order != (0, 1, 2, 3):
+            out[f"the branches are concatenated in the order "
+                f"{', '.join(BRANCHES[i] for i in order)}"] = np.concatenate(
+                [branches[i] for i in order], axis=1)
+    return out
+
+
+def _inception_config(rng: np.random.Generator) -> tuple[int, ...]:
+    """(in_ch, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj): the four branch widths
+    distinct, so every concatenation order has its own fingerprint."""
+    c1, c3, c5, pp = (int(v) for v in rng.choice(np.arange(2, 9), 4, replace=False))
+    return (int(rng.integers(2, 7)), c1, int(rng.integers(2, 6)), c3, int(rng.integers(1, 5)),
+            c5, pp)
+
+
+def _input(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    x = rng.normal(0.0, 1.0, shape)
+    x[0, :, :2, :2] = -np.abs(x[0, :, :2, :2])  # a corner where zero padding would win the max
+    return x
+
+
+def inception_case(rng: np.random.Generator, cfg: tuple[int, ...], size: tuple[int, int]
+                   ) -> Case:
+    x = _input(rng, (int(rng.integers(2, 4)), cfg[0], *size))
+    p = inception_weights(rng, cfg, x)
+    out_shape = (x.shape[0], cfg[1] + cfg[3] + cfg[5] + cfg[6], *size)
+    dout = rng.normal(0.0, 1.0, out_shape)
+    out, gin, gp = _grads(inception_forward, x, p, dout)
+    count = inception_params(cfg)
+    spec = ModuleSpec(
+        what=f"InceptionModule{cfg}", count=count,
+        count_variants={"there is no 1x1 bottleneck before the 3x3 and 5x5 convs":
+                        inception_params(cfg, bottleneck=False),
+                        "the convolutions have no biases": count - sum(cfg[1:])},
+        layout=inception_layout(cfg), out=out, input_grad=gin, param_grads=gp,
+        out_variants=_inception_variants(x, p))
+    return module_case("InceptionModule", cfg, {}, p, x, dout, spec)
+
+
+def check_inception_module(rng: np.random.Generator) -> Check:
+    sizes = [(int(rng.integers(5, 9)),) * 2, (int(rng.integers(3, 6)), int(rng.integers(6, 9))),
+             (2, int(rng.integers(2, 4)))]  # square, not square, smaller than the 5x5 kernel
+    cases = [inception_case(rng, _inception_config(rng), s) for s in sizes]
+    return _check("test_inception_module", ("InceptionModule",), cases, MODULE_BANS)
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 3: what the bottlenecks buy
+# --------------------------------------------------------------------------------------------
+
+
+def _cost_convs(cfg: Sequence[int], bottleneck: bool) -> list[tuple[int, int, int]]:
+    """(in, out, kernel) of every conv of the module, with or without the 1x1 reductions."""
+    cin, c1, r3, c3, r5, c5, pp = cfg
+    if bottleneck:
+        return [(cin, c1, 1), (cin, r3, 1), (r3, c3, 3), (cin, r5, 1), (r5, c5, 5), (cin, pp, 1)]
+    return [(cin, c1, 1), (cin, c3, 3), (cin, c5, 5), (cin, pp, 1)]
+
+
+def torch_inception_cost(cfg: Sequence[int], size: int, bottleneck: bool = True
+                         ) -> dict[str, int]:
+    """Parameters of torch convs on meta, multiply-adds from torch's FLOP counter."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        convs = [(torch.nn.Conv2d(i, o, k, padding=k // 2), i)
+                 for i, o, k in _cost_convs(cfg, bottleneck)]
+        params = sum(int(p.numel()) for c, _ in convs for p in c.parameters())
+        with FlopCounterMode(display=False) as counter:
+            for conv, i in convs:
+                conv(torch.empty(1, i, size, size))
+    return {"params": params, "macs": int(counter.get_total_flops()) // 2}
+
+
+def inception_cost_closed(cfg: Sequence[int], size: int, bottleneck: bool = True, *,
+                          bias: bool = True, bias_adds: bool = False, per_position: bool = False,
+                          reductions: bool = True, pool_proj: bool = True) -> dict[str, int]:
+    """The closed form; the flags give the named mistakes."""
+    convs = _cost_convs(cfg, bottleneck)
+    if not reductions and bottleneck:
+        convs = [c for j, c in enumerate(convs) if j not in (1, 3)]
+    if not pool_proj:
+        convs = convs[:-1]
+    positions = 1 if per_position else size * size
+    return {"params": sum(k * k * i * o + o * bias for i, o, k in convs),
+            "macs": sum(positions * (k * k * i * o + o * bias_adds) for i, o, k in convs)}
+
+
+def _cost_variants(cfg: Sequence[int], size: int, bottleneck: bool
+                   ) -> dict[str, dict[str, int]]:
+    right = inception_cost_closed(cfg, size, bottleneck)
+    out = {"FLOPs were counted (2 per multiply-add) instead of multiply-adds":
+           {"params": right["params"], "macs": 2 * right["macs"]},
+           "the bias additions are counted as multiply-adds":
+           inception_cost_closed(cfg, size, bottleneck, bias_adds=True),
+           "the multiply-adds are counted for one output position (times H x W is missing)":
+           inception_cost_closed(cfg, size, bottleneck, per_position=True),
+           "the biases are not counted": inception_cost_closed(cfg, size, bottleneck,
+                                                               bias=False)}
+    if bottleneck:
+        out["the 1x1 reductions are not counted"] = inception_cost_closed(
+            cfg, size, reductions=False)
+    else:
+        out["bottleneck=False is ignored (the 1x1 reductions are still counted)"] = \
+            inception_cost_closed(cfg, size, True)
+        out["without bottlenecks the pool branch's 1x1 projection is dropped too"] = \
+            inception_cost_closed(cfg, size, False, pool_proj=False)
+    return out
+
+
+def judge_cost(got: Any, expected: dict[str, int], variants: Mapping[str, dict[str, int]],
+               what: str) -> Verdict:
+    """Half for each of "params" and "macs"; a named mistake when the pair matches one."""
+    v, bad = value(got, what)
+    if bad is not None:
+        return bad
+    if not isinstance(v, dict) or not {"params", "macs"} <= set(v):
+        return fail(f"{what} should return a dict with the keys 'params' and 'macs'")
+    nums = {k: _number(v[k]) for k in ("params", "macs")}
+    right = [k for k in nums if nums[k] == expected[k]]
+    if len(right) == 2:
+        if all(_is_int(v[k]) for k in nums):
+            return ok(f"{what} is right")
+        return fail(f"{what}: the counts are right but should be ints, not floats", 0.5)
+    mistake = next((m for m, w in variants.items() if w != expected and
+                    all(nums[k] == w[k] for k in nums)), None)
+    wrong = "; ".join(f"{k} {_short(v[k], 20)}, expected {expected[k]}" for k in nums
+                      if k not in right)
+    return fail(f"{what}: {wrong}" + (f": it looks like {mistake}" if mistake else ""),
+                0.5 * len(right))
+
+
+def cost_case(cfg: tuple[int, ...], size: int, bottleneck: bool | None) -> Case:
+    flag = True if bottleneck is None else bottleneck
+    expected = torch_inception_cost(cfg, size, flag)
+    assert expected == inception_cost_closed(cfg, size, flag)  # the two oracles agree
+    kwargs = {} if bottleneck is None else {"bottleneck": bottleneck}
+    what = _call("inception_cost", [str(v) for v in (*cfg, size)], kwargs)
+    variants = _cost_variants(cfg, size, flag)
+    return Case(Call("inception_cost", (*cfg, size), kwargs),
+                lambda r: judge_cost(r[0], expected, variants, what))
+
+
+def check_inception_cost(rng: np.random.Generator) -> Check:
+    cases = []
+    for bottleneck in (True, False, None, False):  # None: the default (with bottlenecks)
+        cfg = (int(rng.integers(16, 257)), *(int(v) for v in rng.integers(4, 129, 6)))
+        cases.append(cost_case(cfg, int(rng.integers(3, 33)), bottleneck))
+    return _check("test_inception_cost", ("inception_cost",), cases, ARITH_BANS)
+
+
+# --------------------------------------------------------------------------------------------
+# Exercise 4: the residual block
+# --------------------------------------------------------------------------------------------
+
+
+def _bn_layout(name: str, c: int) -> dict[str, tuple[int, ...]]:
+    return {f"{name}.weight": (c,), f"{name}.bias": (c,), f"{name}.running_mean": (c,),
+            f"{name}.running_var": (c,), f"{name}.num_batches_tracked": ()}
+
+
+def residual_layout(cin: int, cout: int, proj: bool) -> dict[str, tuple[int, ...]]:
+    out = {"conv1.weight": (cout, cin, 3, 3), **_bn_layout("bn1", cout),
+           "conv2.weight": (cout, cout, 3, 3), **_bn_layout("bn2", cout)}
+    if proj:
+        out |= {"proj_conv.weight": (cout, cin, 1, 1), **_bn_layout("proj_bn", cout)}
+    return out
+
+
+def residual_params(cin: int, cout: int, proj: bool) -> int:
+    return 9 * cin * cout + 9 * cout * cout + 4 * cout + proj * (cin * cout + 2 * cout)
+
+
+def residual_forward(x: Any, p: Mapping[str, Any], *, stride: int,
+                     buffers: Mapping[str, Any], mistake: str = "") -> Any:
+    """The block's output (torch float64) in training mode; ``mistake`` gives a named one."""
+    def bn(name: str, z: Any) -> Any:
+        if mistake == "eval":
+            return F.batch_norm(z, buffers[f"{name}.running_mean"],
+                                buffers[f"{name}.running_var"], p[f"{name}.weight"],
+                                p[f"{name}.bias"], False, 0.1, EPS)
+        return F.batch_norm(z, None, None, p[f"{name}.weight"], p[f"{name}.bias"], True, 0.1,
+                            EPS)
+
+    s1, s2 = (1, stride) if mistake == "late stride" else (stride, 1)
+    h = bn("bn1", F.conv2d(x, p["conv1.weight"], stride=s1, padding=1))
+    h = h if mistake == "no middle relu" else torch.relu(h)
+    f = bn("bn2", F.conv2d(h, p["conv2.weight"], stride=s2, padding=1))
+    sc = bn("proj_bn", F.conv2d(x, p["proj_conv.weight"], stride=stride)) \
+        if "proj_conv.weight" in p else x
+    return {"relu before add": lambda: torch.relu(f) + sc, "no final relu": lambda: f + sc,
+            "no shortcut": lambda: torch.relu(f)}.get(mistake, lambda: torch.relu(f + sc))()
+
+
+RESIDUAL_MISTAKES = {
+    "the ReLU is applied before the addition (relu(F(x)) + shortcut)": "relu before add",
+    "there is no ReLU after the addition": "no final relu",
+    "the shortcut is missing (no addition)": "no shortcut",
+    "there is no ReLU between the two convs": "no middle relu",
+    "batch norm uses its running statistics (eval mode) instead of the batch's": "eval",
+}
+
+
+def residual_weights(rng: np.random.Generator, cin: int, cout: int, proj: bool
+                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(parameters, buffers) the grader loads: random convs, BN scales around 1, shifts and
+    running statistics that differ from the batch's."""
+    params, buffers = {}, {}
+    for name, shape in residual_layout(cin, cout, proj).items():
+        kind = name.rsplit(".", 1)[1]
+        if name.startswith(("conv", "proj_conv")):
+            params[name] = _weight(rng, shape)
+        elif kind == "weight":
+            params[name] = rng.normal(1.0, 0.3, shape)
+        elif kind == "bias":
+            params[name] = rng.normal(0.0, 0.5, shape)
+        elif kind == "running_mean":
+            buffers[name] = rng.normal(0.0, 0.5, shape)
+        elif kind == "running_var":
+            buffers[name] = rng.uniform(0.5, 2.0, shape)
+        else:
+            buffers[name] = np.array(0, dtype=np.int64)
+    return params, buffers
+
+
+def residual_case(rng: np.random.Generator, cin: int, cout: int, stride: int | None,
+                  size: tuple[int, int]) -> Case:
+    s = 1 if stride is None else stride
+    proj = s != 1 or cin != cout
+    x = rng.normal(0.0, 1.0, (int(rng.integers(3, 5)), cin, *size))
+    params, buffers = residual_weights(rng, cin, cout, proj)
+    out_shape = (x.shape[0], cout, (size[0] - 1) // s + 1, (size[1] - 1) // s + 1)
+    dout = rng.normal(0.0, 1.0, out_shape)
+    bufs = {k: t64(v) for k, v in buffers.items()}
+
+    def forward(xt: Any, p: Mapping[str, Any], mistake: str = "") -> Any:
+        return residual_forward(xt, p, stride=s, buffers=bufs, mistake=mistake)
+
+    out, gin, gp = _grads(forward, x, params, dout)
+    variants = {m: _eval(forward, x, params, mistake=k) for m, k in RESIDUAL_MISTAKES.items()}
+    if s != 1:
+        variants["the stride is on the second 3x3 conv instead of the first"] = _eval(
+            forward, x, params, mistake="late stride")
+    count = residual_params(cin, cout, proj)
+    count_variants = {"the convolutions have biases (redundant before batch norm)":
+                      count + 2 * cout + proj * cout}
+    if proj:
+        count_variants |= {"the projection shortcut has no batch norm": count - 2 * cout,
+                           "the projection shortcut is missing": count - cin * cout - 2 * cout}
+    else:
+        count_variants["a projection is used where the shortcut is the identity"] = \
+            count + cin * cout + 2 * cout
+    what = f"ResidualBlock({cin}, {cout}" + ("" if stride is None else f", stride={s}") + ")"
+    spec = ModuleSpec(what, count, count_variants, residual_layout(cin, cout, proj), out, gin,
+                      gp, variants)
+    kwargs = {} if stride is None else {"stride": stride}
+    return module_case("ResidualBlock", (cin, cout), kwargs, {**params, **buffers}, x, dout,
+                       spec)
+
+
+def check_residual_block(rng: np.random.Generator) -> Check:
+    c = int(rng.integers(2, 6))
+    cin = int(rng.integers(2, 5))
+    cout = cin + int(rng.integers(1, 4))
+
+    def odd() -> int:
+        return int(rng.integers(2, 5)) * 2 + 1
+
+    cases = [
+        residual_case(rng, c, c, None, (int(rng.integers(4, 7)), int(rng.integers(4, 7)))),
+        residual_case(rng, cin, cout, 2, (odd(), odd())),   # projection: channels and stride
+        residual_case(rng, c, c, 2, (odd(), int(rng.integers(6, 9)))),  # stride only
+        residual_case(rng, cin, cout, 1, (int(rng.integers(4, 7)),) * 2),  # channels only
+    ]
+    return _check("test_residual_block", ("ResidualBlock",), cases, MODULE_BANS)
 
 
 def build_checks(rng: np.random.Generator) -> list[Check]:
-    """One check per autograded cell, in notebook order."""
-    return [_budget_check(rng), _inception_check(rng), _residual_check(rng)]
+    """One check per autograded test cell, in notebook order."""
+    return [check_vgg_budget(rng), check_inception_module(rng), check_inception_cost(rng),
+            check_residual_block(rng)]
