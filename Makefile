@@ -1,6 +1,7 @@
 # Thin wrapper: every target creates .venv first when it is missing.
-#   make lab     open the course in JupyterLab
-#   make test    run the whole test suite (what CI runs)
+#   make lab         open the course in JupyterLab (students and self-learners)
+#   make instructor  JupyterLab on the course folder, with nbgrader's Formgrader
+#   make test        run the whole test suite (what CI runs)
 PYTHON        ?= python3
 VENV          ?= .venv
 BIN           := $(VENV)/bin
@@ -18,7 +19,7 @@ TORCH_INDEX ?= --index-url https://download.pytorch.org/whl/cpu
 endif
 endif
 
-.PHONY: lab test test-fast test-gpu bench lint setup clean-course clean
+.PHONY: lab instructor test test-fast test-gpu bench lint setup clean-course clean
 
 setup: $(VENV)/.installed
 
@@ -40,6 +41,10 @@ ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: setup
 	$(BIN)/python -m cnnlib.workspace notebooks work
 	$(BIN)/jupyter lab work/ $(ROOT_ARGS) $(LAB_ARGS)
+
+# Instructors: JupyterLab on the course folder, where nbgrader's Formgrader finds the course.
+instructor: setup
+	$(BIN)/cnnkit lab -- $(LAB_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --durations=15 $(PYTEST_ARGS)

@@ -33,8 +33,8 @@ from autograder.checks.kit import Call
 from autograder.course.cells import CellKind, cells_of, read_notebook, released_source
 from autograder.course.course import NOTEBOOKS_DIR, list_assignments
 from autograder.engine.batch import load_assignment, notebook_name
-from autograder.engine.extract import extract
-from autograder.engine.library import student_library
+from autograder.engine.extract import extract, kept_code
+from autograder.engine.library import library_of, student_library
 from autograder.engine.score import build_checks, checks_need_torch, child_seed, score
 from autograder.results import clean_text
 from autograder.sandbox.protocol import NotRun, Raised
@@ -185,7 +185,7 @@ def _grade_public(aid: str, source: Path, path: Path, with_visible: bool,
                        child_seed(PUBLIC_SEED, aid, c.name)) for c in checks]
     plans += _visible_plans(path) if with_visible else []
     with tempfile.TemporaryDirectory(prefix="cnnkit-check-") as lib:
-        student_library(Path(lib))
+        student_library(Path(lib), library_of(module))
         bar = tqdm(total=len(plans), desc=f"checking {notebook_name(module)}", unit="test",
                    disable=not progress, leave=False)
         with Sandbox(library=Path(lib), torch=checks_need_torch(checks)) as box:
@@ -202,15 +202,20 @@ def _grade_public(aid: str, source: Path, path: Path, with_visible: bool,
 
 
 def _visible_plans(path: Path) -> list[CheckPlan]:
-    """One plan per test cell: its visible part, run after the notebook's setup imports."""
+    """One plan per test cell: its visible part, run after what the notebook's own code cells
+    provide (their imports, functions and classes: setup, code given to students)."""
     nb, _ = read_notebook(path)
     if nb is None:
         return []
-    setup = "\n".join(c.source for _i, c, _info in cells_of(nb, CellKind.PLAIN)
-                      if c.get("cell_type") == "code" and re.search(r"^\s*(import|from)\s",
-                                                                     c.source, re.M))
-    setup = "\n".join(ln for ln in setup.splitlines()
-                      if re.match(r"^(import|from)\s", ln))
+    provided = []
+    for _i, cell, _info in cells_of(nb, CellKind.PLAIN, CellKind.LOCKED):
+        if cell.get("cell_type") != "code":
+            continue
+        try:
+            provided.append(kept_code(cell.source))
+        except (SyntaxError, ValueError):
+            continue
+    setup = "\n".join(provided)
     return [CheckPlan(f"{_VISIBLE}{info.grade_id}", ((Call("@run_cell", (
         setup, released_source(c.source), f"visible test {info.grade_id}")),),), 30.0, 0)
         for _i, c, info in cells_of(nb, CellKind.TEST) if info.grade_id]
@@ -291,6 +296,7 @@ def _run_visible(path: Path, timeout: int) -> dict[str, tuple[bool, str]]:
             cell.outputs, cell.execution_count = [], None
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                             interrupt_on_timeout=True,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             resources={"metadata": {"path": str(path.parent.resolve())}})
     old = os.environ.get(_GUARD_ENV)
     os.environ[_GUARD_ENV] = "1"  # inherited by the kernel: its check() cell does nothing

@@ -70,7 +70,7 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert readme_commands()[1] in ci
 
 
-@pytest.mark.parametrize("target", ["lab", "test", "setup"])
+@pytest.mark.parametrize("target", ["lab", "instructor", "test", "setup"])
 def test_makefile_targets_create_the_venv_first(target: str) -> None:
     mk = (ROOT / "Makefile").read_text()
     m = re.search(rf"^{target}:(.*)$", mk, flags=re.M)

@@ -8,13 +8,41 @@ own tools (``nbgrader autograde``, the formgrader) gets identical behaviour from
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from traitlets.config import Config
 
-COURSE_ID = "cnn-course"
+#: A hub course (nbgrader's exchange between Unix users) is configured by two environment
+#: variables, read by ``cnnkit`` and written into the course's nbgrader_config.py: the exchange
+#: folder every user can reach (nbgrader's ``Exchange.root``, e.g. /srv/nbgrader/exchange) and
+#: the course id students fetch from (``CourseDirectory.course_id``).
+EXCHANGE_ENV = "CNNKIT_EXCHANGE"
+COURSE_ID_ENV = "CNNKIT_COURSE_ID"
+DEFAULT_COURSE_ID = "cnn-course"
+#: What nbgrader accepts as a course id in exchange paths (no ``+``, ``/`` or spaces).
+COURSE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_course_id(course_id: str) -> str:
+    """``course_id`` when nbgrader can use it in exchange paths; ValueError otherwise."""
+    if not COURSE_ID_PATTERN.match(course_id):
+        raise ValueError(f"{course_id!r} is not a usable course id (${COURSE_ID_ENV}?): letters, "
+                         "digits and _.- only, starting with a letter or digit, at most 64")
+    return course_id
+
+
+def exchange_root(env: Mapping[str, str] | None = None) -> Path | None:
+    """The nbgrader exchange of a hub course (``$CNNKIT_EXCHANGE``), or None for a course
+    without one."""
+    value = (os.environ if env is None else env).get(EXCHANGE_ENV, "").strip()
+    return Path(value).expanduser().absolute() if value else None
+
+
+COURSE_ID = os.environ.get(COURSE_ID_ENV) or DEFAULT_COURSE_ID
 
 #: Seconds one cell may run during ``nbgrader autograde``. nbgrader's default (30 s) is too
 #: short for notebooks that train a small network on a laptop CPU.
@@ -25,18 +53,29 @@ CELL_TIMEOUT = 600
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 
-def settings(root: Path | str, course_id: str = COURSE_ID) -> dict[str, dict[str, Any]]:
-    """The course's nbgrader settings as ``{section: {option: value}}`` (plain data)."""
+def settings(root: Path | str, course_id: str = COURSE_ID,
+             exchange: Path | str | None = None) -> dict[str, dict[str, Any]]:
+    """The course's nbgrader settings as ``{section: {option: value}}`` (plain data).
+
+    exchange: nbgrader's exchange folder (default: ``$CNNKIT_EXCHANGE``; none when unset).
+    """
     root = Path(root).resolve()
-    return {
+    exchange = exchange if exchange is not None else exchange_root()
+    out: dict[str, dict[str, Any]] = {
         "CourseDirectory": {
             "root": str(root),
             "course_id": course_id,
             "db_url": f"sqlite:///{root / 'gradebook.db'}",
         },
         "ClearSolutions": {"code_stub": {"python": CODE_STUB}},
-        "Execute": {"timeout": CELL_TIMEOUT, "interrupt_on_timeout": True},
+        # ipykernel warns on every run that loopback TCP is not encrypted: said once in the
+        # README instead of once per notebook graded
+        "Execute": {"timeout": CELL_TIMEOUT, "interrupt_on_timeout": True,
+                    "extra_arguments": ["--IPKernelApp.log_level=ERROR"]},
     }
+    if exchange is not None:
+        out["Exchange"] = {"root": str(exchange)}
+    return out
 
 
 def make_config(root: Path | str, course_id: str = COURSE_ID) -> Config:

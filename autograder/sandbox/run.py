@@ -94,6 +94,8 @@ class Limits:
 
 
 GRACE = 2.0  # the child's own alarm fires first; this is the hard stop behind it
+#: A check's cases together may take this many of its case timeouts (restarts included).
+CHECK_BUDGET = 2
 
 
 class NoteKind(StrEnum):
@@ -616,7 +618,7 @@ class _Run:
         self.out = Outcome(results={c.name: [None] * len(c.cases) for c in checks})  # type: ignore[misc]
         self.out.notes += list(box.isolation.missing)
         self.deadline = time.monotonic() + self.limits.submission_seconds
-        self.child: _Child | None = None
+        self.check_deadlines: dict[str, float] = {}
 
     def todo(self) -> list[tuple[CheckPlan, int]]:
         return [(c, i) for c in self.checks for i, r in enumerate(self.out.results[c.name])
@@ -690,16 +692,28 @@ class _Run:
         self._fill(NotRunKind.NOT_LOADED, why)
         return False
 
+    def _check_deadline(self, check: CheckPlan) -> float:
+        """A check's cases share CHECK_BUDGET timeouts, restarts included: code that loops in
+        every case costs one check's budget, not one timeout per case."""
+        if check.name not in self.check_deadlines:
+            self.check_deadlines[check.name] = time.monotonic() + CHECK_BUDGET * check.timeout \
+                + GRACE
+        return min(self.deadline, self.check_deadlines[check.name])
+
     def _run_check(self, child: _Child, check: CheckPlan, first: int) -> bool:
         """Run ``check`` from case ``first`` on; False when the child had to be given up."""
-        now = time.monotonic()
+        budget = self._check_deadline(check)
         sent = child.send("check", {"check": check.name, "first": first, "seed": check.seed,
                                     "timeout": check.timeout,
                                     "cases": [list(c) for c in check.cases[first:]]},
-                          min(self.deadline, now + check.timeout + GRACE))
+                          min(budget, time.monotonic() + check.timeout + GRACE))
         for i in range(first, len(check.cases)):
-            deadline = min(self.deadline, time.monotonic() + check.timeout + GRACE)
-            got = child.recv(deadline) if sent else "timeout"
+            if time.monotonic() >= budget:
+                self._fill_check(check, i, budget)
+                self._death(child, "timeout", "")
+                return False
+            got = child.recv(min(budget, time.monotonic() + check.timeout + GRACE)) \
+                if sent else "timeout"
             if (isinstance(got, tuple) and got[0] == "case"
                     and got[1].get("check") == check.name and got[1].get("index") == i
                     and isinstance(got[1].get("results"), list)
@@ -713,12 +727,24 @@ class _Run:
                 kind = NotRunKind.BUDGET
             why = self._death(child, got, f"{check.timeout:g} s")
             self.out.results[check.name][i] = [NotRun(kind, why)] * len(check.cases[i])
+            if time.monotonic() >= budget:
+                self._fill_check(check, i + 1, budget)
             return False
         done = child.recv(min(self.deadline, time.monotonic() + GRACE))
         if not (isinstance(done, tuple) and done[0] == "done"):
             self._death(child, done, "")
             return False
         return True
+
+    def _fill_check(self, check: CheckPlan, first: int, budget: float) -> None:
+        """The cases of ``check`` from ``first`` on, once its budget is spent."""
+        kind = NotRunKind.BUDGET if budget >= self.deadline else NotRunKind.TIMEOUT
+        why = (f"{self.limits.submission_seconds:g} s for the whole notebook were spent"
+               if kind == NotRunKind.BUDGET else
+               f"the {CHECK_BUDGET * check.timeout:g} s of this test were spent")
+        for i in range(first, len(check.cases)):
+            if self.out.results[check.name][i] is None:
+                self.out.results[check.name][i] = [NotRun(kind, why)] * len(check.cases[i])
 
     def _death(self, child: _Child, got: Any, timeout_text: str) -> str:
         """End ``child`` and say in plain words what happened to it."""

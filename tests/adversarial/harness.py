@@ -650,7 +650,10 @@ def grade_batch(name: str, build: Callable[[Path], object], *, jobs: int = 1, se
         csv_text = ""
         with contextlib.suppress(OSError):
             csv_text = (out / "grades.csv").read_text(encoding="utf-8")
-        rows = {r["student"]: r for r in csv.DictReader(csv_text.splitlines())}
+        # rows of graded students (entries that were not graded have an empty total and a
+        # "not graded" note: they are reported, not graded)
+        rows = {r["student"]: r for r in csv.DictReader(csv_text.splitlines())
+                if r.get("total", "x") != "" or not r.get("notes", "").startswith("not graded")}
         sizes, texts, reports = {}, {}, {}
         for path in out.rglob("*") if out.is_dir() else []:
             if path.is_file() and path.name != "grades.json":

@@ -146,7 +146,7 @@ def test_unsolved_notebook_fails_only_in_test_cells(tmp_path: Path) -> None:
     failing = {c.metadata.get("nbgrader", {}).get("grade_id", "<ungraded cell>")
                for c in ran.cells if c.cell_type == "code"
                and any(o.get("output_type") == "error" for o in c.get("outputs", []))}
-    graded = {c.metadata["nbgrader"]["grade_id"] for c in ran.cells
-              if c.metadata.get("nbgrader", {}).get("grade")}
+    graded = {c.metadata["nbgrader"]["grade_id"] for c in ran.cells if c.cell_type == "code"
+              and c.metadata.get("nbgrader", {}).get("grade")}  # written answers do not run
     assert failing == graded  # every test cell fails, nothing else does
     assert set(code_errors(ran)) == {"NotImplementedError"}

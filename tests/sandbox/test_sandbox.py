@@ -223,12 +223,27 @@ def test_the_clock_is_the_graders_and_a_restart_does_not_renew_the_budget() -> N
     with Sandbox(limits, torch=False) as b:
         b.run([("c", "def f():\n    return 1\n")], [plan("warm", Call("f"))])
         t0 = time.monotonic()
-        out = b.run([("c", CRASHES)], [plan("x", *[Call("stubborn")] * 6, timeout=2)])
+        out = b.run([("c", CRASHES)], [plan("x", *[Call("stubborn")] * 2, timeout=2),
+                                       plan("y", *[Call("stubborn")] * 2, timeout=2)])
         took = time.monotonic() - t0
-    kinds = [case[0].kind for case in out.results["x"]]
-    # each case: 2 s, then the grace the ignored alarm leaves, then a fresh child
-    assert kinds == [NotRunKind.TIMEOUT] * 2 + [NotRunKind.BUDGET] * 4, kinds
+    # x: 2 s, then the grace the ignored alarm leaves, then a fresh child for its second case
+    assert [c[0].kind for c in out.results["x"]] == [NotRunKind.TIMEOUT] * 2
+    assert [c[0].kind for c in out.results["y"]] == [NotRunKind.BUDGET] * 2
     assert took < 9 + 3, f"the budget of 9 s was renewed: {took:.1f} s"
+
+
+def test_code_that_loops_in_every_case_costs_one_checks_budget() -> None:
+    with Sandbox(torch=False) as b:
+        b.run([("c", "def f():\n    return 1\n")], [plan("warm", Call("f"))])
+        t0 = time.monotonic()
+        out = b.run([("c", CRASHES)], [plan("x", *[Call("stubborn")] * 8, timeout=1),
+                                       plan("ok", Call("ok", (1,)))])
+        took = time.monotonic() - t0
+    kinds = [c[0].kind for c in out.results["x"]]
+    assert kinds == [NotRunKind.TIMEOUT] * 8
+    assert out.results["x"][-1][0].detail == "the 2 s of this test were spent"
+    assert first(out, "ok") == 2
+    assert took < 2 * 1 + 2 + 3, f"{took:.1f} s: each looping case cost a timeout"
 
 
 def test_memory_is_limited_by_the_cgroup_and_the_batch_goes_on() -> None:
