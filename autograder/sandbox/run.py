@@ -327,6 +327,7 @@ class Sandbox:
         self._proc: subprocess.Popen | None = None
         self._ctl: socket.socket | None = None
         self._cgroup: Cgroup | None = None
+        self._ready = False
         self._log: Path = self._tmp / "zygote.log"
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -356,8 +357,27 @@ class Sandbox:
             self._cgroup.remove()
             self._cgroup = None
 
-    def _start(self) -> None:
-        """Start the zygote and wait until it has imported what it needs."""
+    def start(self) -> None:
+        """Start the warm sandbox now, without waiting for it (its imports then overlap with
+        the caller's work; the first run waits until it is ready)."""
+        if self._proc is None:
+            self._launch()
+
+    def _ensure_ready(self) -> None:
+        """A running zygote that has imported what it needs (started or restarted here)."""
+        if self._proc is None or self._proc.poll() is not None or self._ctl is None:
+            self._launch()
+        if self._ready:
+            return
+        msg = self._ctl_recv(time.monotonic() + self.limits.start_seconds)
+        if msg is None or msg.get("op") != "ready":
+            log_text = self._log.read_bytes()[:2000].decode("utf-8", "replace")
+            self._stop()
+            raise SandboxUnavailable(f"the sandbox did not start: {log_text.strip()}")
+        self._ready = True
+
+    def _launch(self) -> None:
+        """Start the zygote process (it signals "ready" once its imports are done)."""
         self._stop()
         if self.isolation.mode == "plain" and os.geteuid() == 0:
             unreachable = [p for p in {sys.prefix, sys.base_prefix} if not _world_reachable(p)]
@@ -386,11 +406,7 @@ class Sandbox:
                 start_new_session=True, preexec_fn=cgroup.enter if cgroup else None)
         theirs.close()
         self._ctl = ours
-        msg = self._ctl_recv(time.monotonic() + self.limits.start_seconds)
-        if msg is None or msg.get("op") != "ready":
-            log_text = self._log.read_bytes()[:2000].decode("utf-8", "replace")
-            self._stop()
-            raise SandboxUnavailable(f"the sandbox did not start: {log_text.strip()}")
+        self._ready = False
 
     def _launcher(self) -> list[str]:
         """bwrap and its arguments (nothing in plain mode)."""
@@ -450,8 +466,7 @@ class Sandbox:
     def _spawn(self, uid: int | None) -> _Child:
         """A fresh child of the warm zygote (restarted once when it is gone)."""
         for attempt in (1, 2):
-            if self._proc is None or self._proc.poll() is not None or self._ctl is None:
-                self._start()
+            self._ensure_ready()
             assert self._ctl is not None
             cmd_r, cmd_w = os.pipe()
             res_r, res_w = os.pipe()
