@@ -63,6 +63,9 @@ def _mount(src: str | None, dst: str, fstype: str | None, flags: int,
 def main(argv: list[str]) -> None:
     config = json.loads(argv[2])
     sys.path[:] = config["sys_path"]
+    # what site.py would set in a venv (-S skips it): code that tells library frames from its
+    # own by sys.prefix works as in the notebook
+    sys.prefix = sys.exec_prefix = config["prefix"]
     import numpy  # noqa: F401 - imported once here, inherited by every submission
 
     import autograder.sandbox.protocol

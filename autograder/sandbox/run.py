@@ -392,11 +392,11 @@ class Sandbox:
                   else [str(self._tmp / "lib"), *child_sys_path()[1:]],
                   "torch": self._torch, "mode": self.isolation.mode,
                   "tmpfs": {p: [size, mode] for p, size, mode in self._tmpfs()},
-                  "work": WORK_DIR, "home": HOME_DIR,
+                  "work": WORK_DIR, "home": HOME_DIR, "prefix": sys.prefix,
                   "caps": {"frame_bytes": self.limits.caps.frame_bytes,
                            "depth": self.limits.caps.depth, "arrays": self.limits.caps.arrays,
                            "elements": self.limits.caps.elements}}
-        argv = [*self._launcher(), os.path.realpath(sys.executable), "-I", "-S", "-B",
+        argv = [*self._launcher(), sys.executable, "-I", "-S", "-B",
                 self._child_script(), str(theirs.fileno()), json.dumps(config)]
         cgroup = self._cgroup
         with open(self._log, "wb") as log:
