@@ -27,6 +27,8 @@ class SourceView:
     def __init__(self, units: Iterable[tuple[str, str]]) -> None:
         self.defs: dict[str, tuple[str, ast.AST]] = {}
         self.aliases: dict[str, str] = {}
+        #: top-level names bound by an import, and the cell that imports them
+        self.imported: dict[str, str] = {}
         for cell, code in units:
             try:
                 tree = ast.parse(code)
@@ -35,6 +37,9 @@ class SourceView:
             for node in tree.body:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     self.defs[node.name] = (cell, node)
+                elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                    for a in node.names:
+                        self.imported[a.asname or a.name.split(".")[0]] = cell
             for node in ast.walk(tree):
                 self._add_aliases(node)
 
@@ -111,6 +116,13 @@ def ban_violations(view: SourceView, exercise: Iterable[str], bans: Iterable[str
                 out.append(f"{name} uses {dotted} (line {node.lineno} of cell {cell}), "
                            "which this exercise may not use")
     return _dedupe(out)
+
+
+def imported_exercises(view: SourceView, exercise: Iterable[str]) -> list[str]:
+    """An exercise is the student's own ``def``/``class``, never a name imported from a
+    library (``from cnnlib.models import BasicBlock as ResidualBlock``)."""
+    return [f"{n} is imported ({view.aliases.get(n, n)}), not written: write it yourself in "
+            "its exercise cell" for n in exercise if n in view.imported]
 
 
 def _dedupe(items: list[str]) -> list[str]:

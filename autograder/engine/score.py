@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from autograder.checks.kit import Check, Status, Verdict, combine, judge_case
-from autograder.checks.structure import SourceView, ban_violations
+from autograder.checks.structure import SourceView, ban_violations, imported_exercises
 from autograder.engine.extract import Extracted
 from autograder.results import CheckResult, Problem, ProblemKind
 from autograder.sandbox.protocol import Raised
@@ -57,7 +57,8 @@ def checks_need_torch(checks: Sequence[Check]) -> bool:
 
 
 def structural_violations(check: Check, view: SourceView) -> list[str]:
-    found = ban_violations(view, check.exercise, check.bans)
+    found = imported_exercises(view, check.exercise)
+    found += ban_violations(view, check.exercise, check.bans)
     for rule in check.rules:
         found += rule.violations(view)
     return found

@@ -156,3 +156,12 @@ def test_reference_arrays_never_reach_messages() -> None:
     wrong = CODE.replace(") + b", ") + 2 * b")
     msg = _grades(wrong)["test_conv_forward_naive"].message
     assert "[" not in msg and "array" not in msg and len(msg) <= 300
+
+
+def test_an_exercise_bound_by_an_import_is_not_the_students_own() -> None:
+    code = "import numpy as np\nfrom operator import neg as relu_forward\n" + SIZE + CONV
+    g = _grades(code)["test_relu_forward"]
+    assert g.fraction == 0.0
+    assert g.message == ("relu_forward is imported (operator.neg), not written: write it "
+                         "yourself in its exercise cell")
+    assert _grades(code)["test_conv_output_size"].fraction == 1.0
