@@ -7,10 +7,13 @@ What every assignment's checks must do is in test_all_assignments.py.
 
 from __future__ import annotations
 
+import ast
 import math
+import re
 
 import pytest
 from _common import ASSIGNMENTS, SEEDS, assert_loses_points, mutate, span
+from fixtures.nbtools import nbgrader_meta, stub_solutions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -185,3 +188,31 @@ def test_exact_formula_agrees_with_torch_when_it_fits(n: int, f: int, s: int, p:
 @given(layers=st.integers(1, 6), f=st.sampled_from([1, 3, 5, 7]))
 def test_receptive_field_oracle(layers: int, f: int) -> None:
     assert checks.torch_receptive_field(layers, f) == 1 + layers * (f - 1)
+
+
+#: Exercises 2 and 6 are one formula each: their docstrings (which survive the release, outside
+#: the solution regions) must say what is returned, never how to compute it.
+FORMULA_EXERCISES = {"conv_layer_params_impl": ("conv_layer_params",),
+                     "stacked_impl": ("stacked_receptive_field", "stacked_params")}
+
+
+def released_docstrings(nb) -> dict[str, str]:
+    """``{function: docstring}`` of the formula exercises as nbgrader's release shows them."""
+    released, _ = stub_solutions(nb)
+    out = {}
+    for cell in released.cells:
+        if nbgrader_meta(cell).get("grade_id") in FORMULA_EXERCISES:
+            assert "raise NotImplementedError()" in cell.source
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.FunctionDef):
+                    out[node.name] = ast.get_docstring(node) or ""
+    return out
+
+
+def test_released_docstrings_do_not_state_the_answers() -> None:
+    docs = released_docstrings(A.source)
+    assert set(docs) == {n for names in FORMULA_EXERCISES.values() for n in names}
+    for name, doc in docs.items():
+        assert "Returns an int" in doc, (name, doc)
+        # no arithmetic: "F * F * D1 * K + K", "1 + L * (F - 1)", "L * F * F * C * C", ...
+        assert not re.search(r"[*+^]|\(\s*[A-Za-z]\w*\s*-\s*1\s*\)", doc), (name, doc)
