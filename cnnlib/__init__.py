@@ -10,6 +10,9 @@ Tool modules (import the one you need, e.g. ``from cnnlib import arith``):
 - ``filters``   classic hand-made filters (edges, blur) and applying one to a grey image
 - ``models``    LeNet-5, AlexNet, VGG, GoogLeNet/Inception, ResNet, plain nets, ConvNetJS net
 - ``train``     fit/evaluate loop with progress bars, history, checkpoints, top-k, augmentation
+- ``layers``    reference numpy layers (conv, pool, affine, ReLU, spatial BN), forward/backward
+- ``solver``    the classic Solver: trains a numpy model with an update rule, curves, summary
+- ``numpy_autograd`` a numpy (forward, backward) pair as a torch autograd op, and its gradcheck
 - ``viz``       image/filter grids, activation maps, predictions, curves, conv geometry, explorer
 - ``workspace`` the working copy of the notebooks that ``make lab`` opens
 

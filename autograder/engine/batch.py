@@ -30,7 +30,7 @@ from autograder.checks.kit import Check
 from autograder.course.cells import CellKind, points_of, read_notebook
 from autograder.engine import feedback
 from autograder.engine.extract import Extracted, extract
-from autograder.engine.library import student_library
+from autograder.engine.library import library_of, student_library
 from autograder.engine.score import build_checks, checks_need_torch, run_checks, score
 from autograder.results import (
     CheckResult,
@@ -228,7 +228,7 @@ def grade_batch(a: Assignment, tasks: Sequence[Task], seed: int | str, jobs: int
     name = f"cnnkit-{os.getpid()}-{secrets.token_hex(3)}"
     results: list[SubmissionResult] = []
     try:
-        student_library(lib)
+        student_library(lib, library_of(a.module))
         init = (a, seed, limits, str(lib), torch, name)
         if jobs <= 1 or len(tasks) <= 1:
             _worker_init(*init)

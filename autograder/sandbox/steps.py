@@ -119,6 +119,24 @@ def _forward_backward(module: Any, x: Any, dout: np.ndarray) -> dict[str, Any]:
             "backward_error": error}
 
 
+@probe("@train_sgd", needs_torch=False)
+def _train_sgd(model: Any, X: np.ndarray, y: np.ndarray, iterations: int,
+               learning_rate: float, momentum: float = 0.9) -> dict[str, Any]:
+    """Train a numpy model (``model.params``, ``model.loss(X, y) -> (loss, grads)``) on the
+    grader's data with the grader's own update rule, SGD with momentum on the whole set, for
+    ``iterations`` steps. Returns the losses and the final parameters: the grader judges what
+    those parameters compute with its own oracle, never the model's own predictions."""
+    velocity: dict[str, Any] = {}
+    losses = []
+    for _ in range(int(iterations)):
+        loss, grads = model.loss(X, y)
+        losses.append(float(loss))
+        for name, w in list(model.params.items()):
+            velocity[name] = momentum * velocity.get(name, 0.0) - learning_rate * grads[name]
+            model.params[name] = w + velocity[name]
+    return {"losses": losses, "params": dict(model.params)}
+
+
 @probe("@run_cell", needs_torch=False, needs_ns=True)
 def _run_cell(ns: Mapping[str, Any], setup: str, source: str, label: str) -> None:
     """Run a notebook cell (a visible test) against a copy of the student's namespace, after

@@ -103,6 +103,7 @@ ASSIGNMENTS: dict[str, Assignment] = {a.name: a for a in (
     Assignment("04_normalization", ("def batchnorm_forward(",)),
     Assignment("05_case_studies", ("def vgg_budget(", "class InceptionModule(",
                                    "class ResidualBlock(")),
+    Assignment("06_capstone", ("def softmax_loss(", "class ThreeLayerConvNet:")),
 )}
 
 

@@ -23,8 +23,8 @@ def _notebook(name: str) -> str:
     return _prose(next(p for p in PATHS if p.stem == name))
 
 
-def test_there_are_five_notebooks() -> None:
-    assert [p.parent.name[:2] for p in PATHS] == ["01", "02", "03", "04", "05"]
+def test_there_are_six_notebooks() -> None:
+    assert [p.parent.name[:2] for p in PATHS] == ["01", "02", "03", "04", "05", "06"]
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)

@@ -110,9 +110,10 @@ def test_return_values_become_plain_data() -> None:
 
 def test_every_probe_declares_whether_it_needs_torch() -> None:
     assert set(PROBES) >= {"@value", "@param_count", "@state_shapes", "@load_state",
-                           "@forward_backward", "@run_cell"}
+                           "@forward_backward", "@run_cell", "@train_sgd"}
     assert not needs_torch([Call("f", (np.ones(2),)), Call("@value", on="p")])
     assert needs_torch([Call("@param_count", on="m")])
+    assert not needs_torch([Call("@train_sgd", (np.ones(2), np.ones(2), 1, 0.1), on="m")])
     assert needs_torch([Call("f", ([{"x": AsTensor(np.ones(2))}],))])
 
 
@@ -147,3 +148,39 @@ def test_run_cell_runs_a_visible_test_against_the_students_functions(source: str
     assert (r is None) == passed
     if not passed:
         assert r.type == "AssertionError" and r.message == "nope"
+
+
+class _Quadratic:
+    """A numpy "model" with the loss 0.5 * |w - y|^2, smallest at w = y."""
+
+    def __init__(self) -> None:
+        self.params = {"w": np.zeros(3)}
+
+    def loss(self, X, y):
+        diff = self.params["w"] - y
+        return 0.5 * float(diff @ diff), {"w": diff}
+
+
+def test_train_sgd_trains_the_students_model_with_the_graders_momentum_steps() -> None:
+    y = np.array([1.0, -2.0, 3.0])
+    out = execute_case({"Model": _Quadratic}, [
+        Call("Model", save="m", ret=False),
+        Call("@train_sgd", (np.zeros((1, 1)), y, 2, 0.5, 0.9), on="m")], 5)[1]
+    # v1 = -0.5 * (0 - y) = y / 2; v2 = 0.9 * v1 - 0.5 * (y / 2 - y) = 0.7 y; w = 1.2 y
+    assert out["losses"] == [0.5 * float(y @ y), 0.5 * float((y / 2 - y) @ (y / 2 - y))]
+    assert np.allclose(out["params"]["w"], 1.2 * y)
+    many = execute_case({"Model": _Quadratic}, [
+        Call("Model", save="m", ret=False),
+        Call("@train_sgd", (np.zeros((1, 1)), y, 200, 0.1), on="m")], 5)[1]
+    assert np.allclose(many["params"]["w"], y) and many["losses"][-1] < 1e-8
+
+
+def test_train_sgd_says_when_the_model_gives_no_gradient_for_a_parameter() -> None:
+    class Partial(_Quadratic):
+        def loss(self, X, y):
+            return 1.0, {}
+
+    (_, out) = execute_case({"Model": Partial}, [
+        Call("Model", save="m", ret=False),
+        Call("@train_sgd", (np.zeros((1, 1)), np.ones(3), 3, 0.1), on="m")], 5)
+    assert isinstance(out, Raised) and out.type == "KeyError"
