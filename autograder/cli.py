@@ -22,6 +22,12 @@ examples:
   cnnkit autograde 01_conv_arithmetic --submissions downloads/submissions.zip
                                                      plain nbgrader autograde (not sandboxed)
   cnnkit lab                                         instructor: JupyterLab with the formgrader
+  cnnkit collect 01_conv_arithmetic --exchange       JupyterHub: the latest submissions, exchange
+  cnnkit release-feedback 01_conv_arithmetic         JupyterHub: feedback through the exchange
+  cnnkit gradescope 01_conv_arithmetic               autograder.zip for Gradescope
+
+A JupyterHub course sets $CNNKIT_EXCHANGE (nbgrader's exchange folder) and $CNNKIT_COURSE_ID;
+`cnnkit release` then also releases to the exchange (docs/DEPLOY.md).
 
 The course folder (nbgrader's source/, release/, submitted/, autograded/, feedback/,
 gradebook.db, and graded/ for `cnnkit grade`) is ./course in the repository unless --course DIR
@@ -60,13 +66,22 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
+    from autograder.course import settings
+
     course = _course(args)
     out = course.release(course.validate(args.assignment))
     print(f"released {args.assignment} to {out}")
     for p in sorted(out.rglob("*")):
         if p.is_file():
             print(f"  {p.relative_to(out)}")
-    print("Hand out that folder: solutions are stubbed and hidden tests removed.")
+    if settings.exchange_root() is None:
+        print("Hand out that folder: solutions are stubbed and hidden tests removed.")
+        return 0
+    from autograder.course import exchange
+
+    where = exchange.release(course, args.assignment)
+    print(f"released to the exchange: {where} (course {course.course_id}): students fetch it "
+          "from JupyterLab's Assignments tab")
     return 0
 
 
@@ -108,6 +123,63 @@ def cmd_grade(args: argparse.Namespace) -> int:
                              visibility=args.visibility)
     print(export.summary(batch.results, batch.skipped), end="")
     print(f"grading results written to {out}")
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    course = _course(args)
+    course.validate(args.assignment)
+    if args.exchange:
+        from autograder.course import exchange
+
+        got = exchange.collect(course, args.assignment, check_owner=not args.no_owner_check)
+        source = f"the exchange ({exchange.course_path(course)})"
+        then = exchange.collected_dir(course, args.assignment)
+    else:
+        got = course.collect(args.assignment, _existing(args.submissions, "submissions"))
+        source, then = str(args.submissions), Path(args.submissions)
+    print(f"collected {len(got.students)} submission(s) of {args.assignment} from {source} "
+          f"into {course.submitted_dir}")
+    for student in got.students:
+        print(f"  {student}")
+    for s in got.skipped:
+        print(f"  not collected: {s.entry}: {s.reason}")
+    print(f"next: cnnkit grade {args.assignment} --submissions {then}")
+    return 0
+
+
+def cmd_release_feedback(args: argparse.Namespace) -> int:
+    from autograder.course import exchange
+
+    course = _course(args)
+    done = exchange.release_feedback(course, course.validate(args.assignment),
+                                     nbgrader=args.nbgrader)
+    kind = "nbgrader's feedback (hidden tests removed)" if args.nbgrader else \
+        "cnnkit grade's feedback pages"
+    print(f"released {kind} on {args.assignment} to {len(done.students)} student(s) through "
+          f"{exchange.course_path(course)}: they fetch it from the Assignments tab")
+    for s in done.skipped:
+        print(f"  not released: {s.entry}: {s.reason}")
+    return 0
+
+
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    from autograder.engine.gradescope import bundle
+
+    course = _course(args)
+    course.validate(args.assignment)
+    out = Path(args.out) if args.out else course.root / "gradescope" / args.assignment / \
+        "autograder.zip"
+    try:
+        made = bundle.build(course, args.assignment, out, visibility=args.visibility,
+                            seed=args.seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"wrote {made.path} ({made.size / 1024:.0f} KiB, {len(made.names)} files; it holds the "
+          "course's secret seed: share it with Gradescope only)")
+    print("Gradescope: a Programming Assignment -> Configure Autograder -> Zip file upload, base "
+          "image Ubuntu 22.04 or newer, memory 2 GB or more; written answers: add manually "
+          "graded questions (docs/DEPLOY.md)")
     return 0
 
 
@@ -197,6 +269,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="visibility of the tests in each results.json (Gradescope's values)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_grade)
+
+    p = add("collect", "Collect submissions into the course: the latest of each student from "
+            "nbgrader's exchange (a JupyterHub course), or a folder / LMS zip.",
+            "cnnkit collect 01_conv_arithmetic --exchange")
+    p.add_argument("assignment", help="assignment id, e.g. 01_conv_arithmetic")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--exchange", action="store_true",
+                     help="from the exchange ($CNNKIT_EXCHANGE, course $CNNKIT_COURSE_ID)")
+    src.add_argument("--submissions", metavar="DIR", help="a folder or an LMS zip")
+    p.add_argument("--no-owner-check", action="store_true",
+                   help="accept exchange submissions not owned by the user they name (hubs "
+                        "where every user has one uid)")
+    p.set_defaults(func=cmd_collect)
+
+    p = add("release-feedback", "Release each student's feedback through nbgrader's exchange "
+            "(never the hidden tests).", "cnnkit release-feedback 01_conv_arithmetic")
+    p.add_argument("assignment", help="assignment id, e.g. 01_conv_arithmetic")
+    p.add_argument("--nbgrader", action="store_true",
+                   help="release nbgrader's feedback (cnnkit autograde --feedback) instead of "
+                        "cnnkit grade's pages")
+    p.set_defaults(func=cmd_release_feedback)
+
+    p = add("gradescope", "Write autograder.zip: grade this assignment on Gradescope with the "
+            "sandboxed hidden checks.", "cnnkit gradescope 01_conv_arithmetic --visibility "
+            "after_published")
+    p.add_argument("assignment", help="assignment id, e.g. 01_conv_arithmetic")
+    p.add_argument("--out", metavar="ZIP", default=None,
+                   help="where to write it (default: COURSE/gradescope/ASSIGNMENT/autograder.zip)")
+    p.add_argument("--visibility", default="after_published",
+                   choices=("visible", "hidden", "after_due_date", "after_published"),
+                   help="when students see the tests and their scores (Gradescope's values; "
+                        "default after_published: when you publish the grades)")
+    p.add_argument("--seed", default=None, metavar="S",
+                   help="seed of the hidden cases (default: the course's secret seed, the same "
+                        "as cnnkit grade uses)")
+    p.set_defaults(func=cmd_gradescope)
 
     p = add("check", "Self-check a notebook: the grader's checks on public cases, in seconds.",
             "cnnkit check notebooks/01_conv_arithmetic/conv_arithmetic.ipynb")

@@ -144,6 +144,8 @@ class Cgroup:
     def oom_kills(self) -> int:
         """How many processes the kernel killed here for lack of memory, so far."""
         d = self.dirs.get("memory") or self.dirs.get("")
+        if d is None:  # creation failed before the memory folder was made
+            return 0
         name = "memory.oom_control" if self.version == 1 else "memory.events"
         with contextlib.suppress(OSError, ValueError, AttributeError):
             for line in (d / name).read_text().splitlines():
