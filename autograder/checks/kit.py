@@ -307,6 +307,15 @@ def _plain_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _shown(v: Any) -> str:
+    """A returned value for a message: arrays (also inside tuples and lists) by shape."""
+    if isinstance(v, np.ndarray):
+        return f"an array of shape {v.shape}"
+    if isinstance(v, (tuple, list)) and any(isinstance(x, np.ndarray) for x in v):
+        return f"({describe(*v)})"
+    return _short(v, 40)
+
+
 def expect_raises(got: Any, types: Sequence[str], what: str, hint: str = "") -> Verdict:
     """Full marks when the student's code raised one of ``types`` deliberately."""
     names = " or ".join(types)
@@ -323,8 +332,7 @@ def expect_raises(got: Any, types: Sequence[str], what: str, hint: str = "") -> 
         return fail(f"{what} should raise {names}, but raised {got.type}{_where(got)}{extra}")
     if isinstance(got, NotRun):
         return Verdict(0.0, not_run_message(got, what), Status.NOT_RUN)
-    shown = f"a {got.type}" if isinstance(got, Opaque) else _short(got, 40) \
-        if not isinstance(got, np.ndarray) else f"an array of shape {got.shape}"
+    shown = f"a {got.type}" if isinstance(got, Opaque) else _shown(got)
     return fail(f"{what} should raise {names}, but returned {shown}{extra}")
 
 

@@ -45,11 +45,22 @@ def child_seed(seed: int | str, assignment: str, check: str) -> int:
 def build_checks(module: ModuleType, seed: int | str) -> list[Check]:
     """The checks of ``module`` (``ASSIGNMENT`` + ``build_checks``) with cases drawn for
     ``seed``; same seed, same cases."""
+    _one_thread_oracles()
     checks = list(module.build_checks(case_rng(seed, module.ASSIGNMENT)))
     names = [c.name for c in checks]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate check names in {module.__name__}: {sorted(names)}")
     return checks
+
+
+def _one_thread_oracles() -> None:
+    """The oracles are tiny float64 ops: torch's thread pool only slows them (a 4x4 conv takes
+    ms instead of us on a busy machine), and workers of a batch share the cores anyway."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
 
 
 def checks_need_torch(checks: Sequence[Check]) -> bool:

@@ -115,6 +115,8 @@ def test_only_a_deliberate_raise_counts() -> None:
     v = expect_raises(numpy_raised, ("ValueError",), "f(7, 3, stride=2)")
     assert v.fraction == 0.0 and "a numpy operation (line 9 of cell c)" in v.message
     assert "but returned 2" in expect_raises(2, ("ValueError",), "f").message
+    shown = expect_raises((np.zeros((4, 4)), None), ("ValueError",), "f").message
+    assert shown.endswith("but returned (array (4, 4), None)") and "[" not in shown
 
 
 def test_expect_equal_is_exact_and_short() -> None:
