@@ -22,6 +22,8 @@ endif
 .PHONY: lab instructor test test-fast test-gpu bench lint setup clean-course clean
 
 setup: $(VENV)/.installed
+	@command -v bwrap >/dev/null 2>&1 || echo "note: bubblewrap (bwrap) is not installed: cnnkit grade \
+	would run without its sandbox and flag every grade (Debian/Ubuntu: sudo apt-get install bubblewrap)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
