@@ -72,6 +72,9 @@ def settings(root: Path | str, course_id: str = COURSE_ID,
         # README instead of once per notebook graded
         "Execute": {"timeout": CELL_TIMEOUT, "interrupt_on_timeout": True,
                     "extra_arguments": ["--IPKernelApp.log_level=ERROR"]},
+        # nbgrader makes autograded files read-only (444); the course rewrites its copies of them
+        # (hidden tests removed) for feedback, which an instructor who is not root could not
+        "Autograde": {"permissions": 644},
     }
     if exchange is not None:
         out["Exchange"] = {"root": str(exchange)}

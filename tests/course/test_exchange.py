@@ -51,6 +51,8 @@ def test_the_exchange_goes_into_the_courses_nbgrader_config(tmp_path, monkeypatc
     assert settings.exchange_root() is None
     monkeypatch.setenv(settings.EXCHANGE_ENV, "/srv/nbgrader/exchange")
     assert settings.make_config(tmp_path).Exchange.root == "/srv/nbgrader/exchange"
+    assert settings.make_config(tmp_path).Autograde.permissions == 644, \
+        "Course.feedback rewrites copies of autograded notebooks: the instructor must own them"
     text = settings.config_file_text(tmp_path, "my-course")
     assert "c.Exchange.root = '/srv/nbgrader/exchange'" in text
     assert "c.CourseDirectory.course_id = 'my-course'" in text
@@ -69,6 +71,21 @@ def test_without_an_exchange_collect_says_how_to_configure_one(tmp_path, monkeyp
     monkeypatch.delenv(settings.EXCHANGE_ENV, raising=False)
     assert main(["--course", str(tmp_path), "collect", ASSIGNMENT, "--exchange"]) == 2
     assert "set $CNNKIT_EXCHANGE" in capsys.readouterr().err
+
+
+def test_collect_also_takes_a_download_and_says_what_to_grade_next(tmp_path, capsys) -> None:
+    downloads = tmp_path / "downloads"
+    (downloads / "ann").mkdir(parents=True)
+    h.write_nb(h.honest(), downloads / "ann" / f"{NB}.ipynb")
+    (downloads / "bob.ipynb").symlink_to("/etc/passwd")
+    course = tmp_path / "course"
+    assert main(["--course", str(course), "collect", ASSIGNMENT, "--submissions",
+                 str(downloads)]) == 0
+    out = capsys.readouterr().out
+    assert "collected 1 submission(s)" in out and "  ann\n" in out
+    assert "not collected: bob.ipynb: a symbolic link" in out
+    assert f"next: cnnkit grade {ASSIGNMENT} --submissions {downloads}" in out
+    assert (course / "submitted" / "ann" / ASSIGNMENT / f"{NB}.ipynb").is_file()
 
 
 def _entry(inbound: Path, name: str, owner: int = 0) -> Path:
@@ -294,6 +311,7 @@ def test_the_round_trip_between_real_users() -> None:
         _check_the_round_trip(hub)
         _check_nobody_reads_another_students_files(hub)
         _check_nbgrader_list_sees_the_course(hub)
+        _check_nbgraders_own_feedback_goes_out_stripped(hub)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -360,3 +378,19 @@ def _check_nbgrader_list_sees_the_course(hub: dict) -> None:
     proc = hb.nbgrader(ann, "list", step="")
     assert f"{COURSE_ID} {ASSIGNMENT}" in proc.stderr + proc.stdout
 
+
+
+def _check_nbgraders_own_feedback_goes_out_stripped(hub: dict) -> None:
+    """``--nbgrader``: nbgrader's feedback (autograde --feedback) goes out, hidden tests removed."""
+    hb, users, ann = hub["hub"], hub["users"], STUDENTS[0]
+    collected = str(hub["course"] / "collected" / ASSIGNMENT)
+    start = time.monotonic()
+    hb.teacher("autograde", ASSIGNMENT, "--submissions", collected, "--feedback", step="")
+    out = hb.teacher("release-feedback", ASSIGNMENT, "--nbgrader", step="").stdout
+    hb.nbgrader(ann, "fetch_feedback", ASSIGNMENT, step="")
+    print(f"nbgrader's feedback (autograde, release, one fetch): {time.monotonic() - start:.1f} s")
+    assert "released nbgrader's feedback (hidden tests removed)" in out, out
+    [page] = (Path(users[ann].pw_dir) / ASSIGNMENT / "feedback").glob(f"*/{NB}.html")
+    text = page.read_text()
+    assert "hidden tests ran in this cell" in text, "nbgrader's page, with the stub"
+    assert exchange.quoted_hidden_tests(text, exchange.hidden_test_lines(h.SOURCE_NB)) == []
