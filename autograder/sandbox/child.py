@@ -300,8 +300,12 @@ def _c3(msg: dict, fds: list[int], config: dict, notes: list[str], scratch: str 
 
         os.write(RES_FD, pack("broken", {"error": f"{type(exc).__name__}: {exc}"[:500]}))
         os._exit(1)
+    # between cases, whatever the student's code left running is killed (kill(-1) spares pid 1
+    # and the caller): in a pid namespace, or as a uid of the submission's own, never as the
+    # grader's own uid in plain mode
+    reap = config["mode"] != "plain" or msg.get("uid") is not None
     try:
-        _serve(notes, config)
+        _serve(notes, config, reap)
     except BaseException:  # noqa: BLE001
         import traceback
 
@@ -365,10 +369,37 @@ def _drop_privileges(uid: int | None) -> list[str]:
 
 
 # seccomp: unshare/clone with CLONE_NEWUSER fail with EPERM, clone3 (whose flags a filter
-# cannot read) with ENOSYS, so libc falls back to clone. A user namespace would give the
-# student capabilities over new namespaces of its own: useless to a grade, but kernel surface.
-_ARCH = {"x86_64": (0xC000003E, 272, 56, 435), "aarch64": (0xC00000B7, 97, 220, 435)}
+# cannot read) with ENOSYS, so libc falls back to clone; sockets of the internet and packet
+# families fail with EPERM. A user namespace would give the student capabilities over new
+# namespaces of its own (no use to a grade, but kernel surface); a socket is no use to a grade
+# either, and in plain mode (no network namespace) it would reach the network.
+_ARCH = {"x86_64": (0xC000003E, 272, 56, 435, 41), "aarch64": (0xC00000B7, 97, 220, 435, 198)}
 CLONE_NEWUSER = 0x10000000
+AF_INET, AF_INET6, AF_PACKET = 2, 10, 17
+
+
+def _assemble(prog: list[tuple]) -> list[tuple[int, int, int, int]]:
+    """Classic BPF from ``(label,)``, ``("ld", offset)``, ``("ret", value)``,
+    ``("jeq"|"jset", k, label_if_true, label_if_false)``: jump offsets computed here."""
+    labels, n = {}, 0
+    for ins in prog:
+        if len(ins) == 1:
+            labels[ins[0]] = n
+        else:
+            n += 1
+    out: list[tuple[int, int, int, int]] = []
+    for ins in prog:
+        if len(ins) == 1:
+            continue
+        here = len(out)
+        if ins[0] == "ld":
+            out.append((0x20, 0, 0, ins[1]))  # BPF_LD | BPF_W | BPF_ABS
+        elif ins[0] == "ret":
+            out.append((0x06, 0, 0, ins[1]))  # BPF_RET | BPF_K
+        else:
+            code = {"jeq": 0x15, "jset": 0x45}[ins[0]]  # BPF_JMP | JEQ/JSET | BPF_K
+            out.append((code, labels[ins[2]] - here - 1, labels[ins[3]] - here - 1, ins[1]))
+    return out
 
 
 def _no_new_user_namespaces() -> bool:
@@ -379,18 +410,23 @@ def _no_new_user_namespaces() -> bool:
     spec = _ARCH.get(platform.machine())
     if spec is None:
         return False
-    arch, nr_unshare, nr_clone, nr_clone3 = spec
-    ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JSET|K, RET|K
+    arch, nr_unshare, nr_clone, nr_clone3, nr_socket = spec
     allow, kill = 0x7FFF0000, 0x80000000
     eperm, enosys = 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
-    prog = [
-        (ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, kill),  # another ABI: refuse to run
-        (ld, 0, 0, 0),
-        (jeq, 0, 1, nr_clone3), (ret, 0, 0, enosys),
-        (jeq, 1, 0, nr_unshare), (jeq, 0, 3, nr_clone),
-        (ld, 0, 0, 16), (jset, 0, 1, CLONE_NEWUSER), (ret, 0, 0, eperm),
-        (ret, 0, 0, allow),
-    ]
+    prog = _assemble([
+        ("ld", 4), ("jeq", arch, "native", "foreign"), ("foreign",), ("ret", kill),
+        ("native",), ("ld", 0), ("jeq", nr_clone3, "clone3", "not_clone3"),
+        ("clone3",), ("ret", enosys),
+        ("not_clone3",), ("jeq", nr_socket, "socket", "not_socket"),
+        ("socket",), ("ld", 16), ("jeq", AF_INET, "deny", "not_inet"),
+        ("not_inet",), ("jeq", AF_INET6, "deny", "not_inet6"),
+        ("not_inet6",), ("jeq", AF_PACKET, "deny", "allow"),
+        ("not_socket",), ("jeq", nr_unshare, "flags", "not_unshare"),
+        ("not_unshare",), ("jeq", nr_clone, "flags", "allow"),
+        ("flags",), ("ld", 16), ("jset", CLONE_NEWUSER, "deny", "allow"),
+        ("deny",), ("ret", eperm),
+        ("allow",), ("ret", allow),
+    ])
 
     class Filter(ctypes.Structure):
         _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
@@ -441,7 +477,7 @@ class _Channel:
             self.reader.feed(chunk)
 
 
-def _serve(notes: list[str], config: dict) -> None:
+def _serve(notes: list[str], config: dict, reap: bool) -> None:
     from autograder.sandbox.protocol import Caps, Opaque
 
     chan = _Channel(Caps(**config["caps"]))
@@ -461,6 +497,8 @@ def _serve(notes: list[str], config: dict) -> None:
             results = execute_case(ns, case, body["timeout"])
             if os.getpid() != me:
                 os._exit(0)  # a fork of the student's that returned here must not answer
+            if reap:
+                _kill_strays()
             try:
                 chan.send("case", {"check": body["check"], "index": body["first"] + i,
                                    "results": results})
@@ -468,6 +506,25 @@ def _serve(notes: list[str], config: dict) -> None:
                 chan.send("case", {"check": body["check"], "index": body["first"] + i,
                                    "results": [Opaque(f"unencodable ({exc})")] * len(case)})
         chan.send("done", {"check": body["check"]})
+
+
+def _kill_strays() -> None:
+    """SIGKILL every other process the submission started, and reap those that were ours
+    (orphans are reaped by pid 1)."""
+    import time
+
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:  # nothing to kill
+        return
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.005)
 
 
 def _seed(seed: int) -> None:

@@ -137,6 +137,32 @@ def look():
 '''
 
 
+NETWORK = '''
+import os, socket, time
+def inet():
+    socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def unix():
+    a, b = socket.socketpair()
+    return a.family == socket.AF_UNIX
+def stray():
+    if os.fork() == 0:
+        os.setsid()
+        time.sleep(600)
+    return os.getpid()
+def pids():
+    return sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+'''
+
+
+def test_no_internet_sockets_and_no_stray_process_between_cases(box: Sandbox) -> None:
+    out = box.run([("c", NETWORK)], [plan("n", Call("inet"), Call("unix"), Call("stray"),
+                                          Call("pids"))])
+    inet = first(out, "n")
+    assert isinstance(inet, Raised) and inet.type == "PermissionError"
+    assert first(out, "n", 1) is True
+    assert first(out, "n", 3) == [1, first(out, "n", 2)], "the stray of case 3 was killed"
+
+
 def _host_shm() -> set[str]:
     return {line.split()[1] for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]}
 
