@@ -11,6 +11,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from autograder.engine.feedback import VISIBILITY as _VISIBILITY  # Gradescope's values
+
 EPILOG = """\
 examples:
   cnnkit list                                        assignments, titles, points
@@ -205,7 +207,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
     cmd = [str(Path(sys.executable).parent / "jupyter"), "lab", f"--notebook-dir={course.root}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # containers and cloud VMs run as root on purpose
-    cmd += args.lab_args
+    cmd += [a for a in args.lab_args if a != "--"]
     print(f"course folder: {course.root} (the Formgrader is under the Nbgrader menu)")
     if args.dry_run:
         print(" ".join(cmd))
@@ -215,8 +217,114 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, cwd=course.root)
 
 
+_SEED_HELP = ("seed of the hidden cases (default: the course's secret seed, made once and kept "
+              "in the course folder, so regrading gives the same grades)")
+
+
+def _assignment(p: argparse.ArgumentParser) -> None:
+    p.add_argument("assignment", help="assignment id, e.g. 01_conv_arithmetic (see cnnkit list)")
+
+
+def _args_autograde(p: argparse.ArgumentParser) -> None:
+    _assignment(p)
+    p.add_argument("--submissions", required=True, metavar="DIR",
+                   help="a folder or an LMS zip as downloaded (Canvas, Moodle, Blackboard, "
+                        "Gradescope export, or <student>/<notebook>.ipynb)")
+    p.add_argument("--feedback", action="store_true",
+                   help="also write nbgrader's HTML feedback (hidden tests removed)")
+
+
+def _args_grade(p: argparse.ArgumentParser) -> None:
+    _assignment(p)
+    p.add_argument("--submissions", required=True, metavar="DIR",
+                   help="a folder or an LMS zip as downloaded (collected into the course first)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="submissions graded at once, one warm sandbox each (default 1; use "
+                        "the number of CPU cores)")
+    p.add_argument("--seed", default=None, metavar="S", help=_SEED_HELP)
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="where grades.csv and each student's feedback go "
+                        "(default: COURSE/graded/ASSIGNMENT)")
+    p.add_argument("--visibility", default="visible", choices=_VISIBILITY,
+                   help="visibility of the tests in each results.json (Gradescope's values)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _args_collect(p: argparse.ArgumentParser) -> None:
+    _assignment(p)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--exchange", action="store_true",
+                     help="from the exchange ($CNNKIT_EXCHANGE, course $CNNKIT_COURSE_ID)")
+    src.add_argument("--submissions", metavar="DIR", help="a folder or an LMS zip")
+    p.add_argument("--no-owner-check", action="store_true",
+                   help="accept exchange submissions not owned by the user they name (hubs "
+                        "where every user has one uid)")
+
+
+def _args_release_feedback(p: argparse.ArgumentParser) -> None:
+    _assignment(p)
+    p.add_argument("--nbgrader", action="store_true",
+                   help="release nbgrader's feedback (cnnkit autograde --feedback) instead of "
+                        "cnnkit grade's pages")
+
+
+def _args_gradescope(p: argparse.ArgumentParser) -> None:
+    _assignment(p)
+    p.add_argument("--out", metavar="ZIP", default=None,
+                   help="where to write it (default: COURSE/gradescope/ASSIGNMENT/autograder.zip)")
+    p.add_argument("--visibility", default="after_published", choices=_VISIBILITY,
+                   help="when students see the tests and their scores (Gradescope's values; "
+                        "default after_published: when you publish the grades)")
+    p.add_argument("--seed", default=None, metavar="S", help=_SEED_HELP)
+
+
+def _args_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument("notebook", help="path to your .ipynb (saved)")
+    p.add_argument("--run-notebook", action="store_true",
+                   help="also run the whole notebook in a fresh kernel (minutes)")
+    p.add_argument("--timeout", type=int, default=600,
+                   help="seconds per cell with --run-notebook (default 600)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _args_lab(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dry-run", action="store_true", help="print the command, start nothing")
+    p.add_argument("lab_args", nargs=argparse.REMAINDER,
+                   help="more arguments for jupyter lab (after --)")
+
+
+#: name, help, example, handler, arguments
+COMMANDS = [
+    ("list", "List the assignments with their titles and points.", "cnnkit list", cmd_list,
+     None),
+    ("release", "Make the student version of an assignment (solutions stubbed, hidden tests "
+     "removed).", "cnnkit release 01_conv_arithmetic", cmd_release, _assignment),
+    ("autograde", "Collect submissions and run plain nbgrader autograde on them (not "
+     "sandboxed; `cnnkit grade` is the grade to trust).",
+     "cnnkit autograde 01_conv_arithmetic --submissions downloads/submissions.zip",
+     cmd_autograde, _args_autograde),
+    ("grade", "Grade submissions with the sandboxed hidden checks (secret cases, plain-words "
+     "reasons, feedback pages, grades.csv).",
+     "cnnkit grade 01_conv_arithmetic --submissions downloads/submissions.zip --jobs 2",
+     cmd_grade, _args_grade),
+    ("collect", "Collect submissions into the course: the latest of each student from "
+     "nbgrader's exchange (a JupyterHub course), or a folder / LMS zip.",
+     "cnnkit collect 01_conv_arithmetic --exchange", cmd_collect, _args_collect),
+    ("release-feedback", "Release each student's feedback through nbgrader's exchange (never "
+     "the hidden tests).", "cnnkit release-feedback 01_conv_arithmetic", cmd_release_feedback,
+     _args_release_feedback),
+    ("gradescope", "Write autograder.zip: grade this assignment on Gradescope with the "
+     "sandboxed hidden checks.", "cnnkit gradescope 01_conv_arithmetic --visibility "
+     "after_published", cmd_gradescope, _args_gradescope),
+    ("check", "Self-check a notebook: the grader's checks on public cases, in seconds.",
+     "cnnkit check notebooks/01_conv_arithmetic/conv_arithmetic.ipynb", cmd_check, _args_check),
+    ("lab", "Open JupyterLab on the course folder, with nbgrader's formgrader.", "cnnkit lab",
+     cmd_lab, _args_lab),
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``cnnkit`` argument parser."""
+    """The ``cnnkit`` argument parser: one subcommand per row of :data:`COMMANDS`."""
     parser = argparse.ArgumentParser(
         prog="cnnkit", description="Release, grade and self-check the CNN course assignments.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -225,103 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--notebooks", metavar="DIR", default=os.environ.get("CNNKIT_NOTEBOOKS"),
                         help="folder of source assignments NN_name/ (default: notebooks/)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    def add(name: str, help_: str, example: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_, description=help_,
-                              epilog=f"example:\n  {example}",
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-
-    add("list", "List the assignments with their titles and points.",
-        "cnnkit list").set_defaults(func=cmd_list)
-    p = add("release", "Make the student version of an assignment (solutions stubbed, hidden "
-            "tests removed).", "cnnkit release 01_conv_arithmetic")
-    p.add_argument("assignment", help="assignment id, e.g. 01_conv_arithmetic (see cnnkit list)")
-    p.set_defaults(func=cmd_release)
-
-    p = add("autograde", "Collect submissions and run plain nbgrader autograde on them (not "
-            "sandboxed; `cnnkit grade` is the grade to trust).",
-            "cnnkit autograde 01_conv_arithmetic --submissions downloads/submissions.zip")
-    p.add_argument("assignment", help="assignment id, e.g. 01_conv_arithmetic")
-    p.add_argument("--submissions", required=True, metavar="DIR",
-                   help="a folder or an LMS zip as downloaded (Canvas, Moodle, Blackboard, "
-                        "Gradescope export, or <student>/<notebook>.ipynb)")
-    p.add_argument("--feedback", action="store_true",
-                   help="also write nbgrader's HTML feedback (hidden tests removed)")
-    p.set_defaults(func=cmd_autograde)
-
-    p = add("grade", "Grade submissions with the sandboxed hidden checks (secret cases, "
-            "plain-words reasons, feedback pages, grades.csv).",
-            "cnnkit grade 01_conv_arithmetic --submissions downloads/submissions.zip --jobs 2")
-    p.add_argument("assignment", help="assignment id, e.g. 01_conv_arithmetic")
-    p.add_argument("--submissions", required=True, metavar="DIR",
-                   help="a folder or an LMS zip as downloaded (collected into the course first)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="submissions graded at once, one warm sandbox each (default 1; use "
-                        "the number of CPU cores)")
-    p.add_argument("--seed", default=None, metavar="S",
-                   help="seed of the hidden cases (default: the course's secret seed, made once "
-                        "and kept in the course folder, so regrading gives the same grades)")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="where grades.csv and each student's feedback go "
-                        "(default: COURSE/graded/ASSIGNMENT)")
-    p.add_argument("--visibility", default="visible",
-                   choices=("visible", "hidden", "after_due_date", "after_published"),
-                   help="visibility of the tests in each results.json (Gradescope's values)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_grade)
-
-    p = add("collect", "Collect submissions into the course: the latest of each student from "
-            "nbgrader's exchange (a JupyterHub course), or a folder / LMS zip.",
-            "cnnkit collect 01_conv_arithmetic --exchange")
-    p.add_argument("assignment", help="assignment id, e.g. 01_conv_arithmetic")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--exchange", action="store_true",
-                     help="from the exchange ($CNNKIT_EXCHANGE, course $CNNKIT_COURSE_ID)")
-    src.add_argument("--submissions", metavar="DIR", help="a folder or an LMS zip")
-    p.add_argument("--no-owner-check", action="store_true",
-                   help="accept exchange submissions not owned by the user they name (hubs "
-                        "where every user has one uid)")
-    p.set_defaults(func=cmd_collect)
-
-    p = add("release-feedback", "Release each student's feedback through nbgrader's exchange "
-            "(never the hidden tests).", "cnnkit release-feedback 01_conv_arithmetic")
-    p.add_argument("assignment", help="assignment id, e.g. 01_conv_arithmetic")
-    p.add_argument("--nbgrader", action="store_true",
-                   help="release nbgrader's feedback (cnnkit autograde --feedback) instead of "
-                        "cnnkit grade's pages")
-    p.set_defaults(func=cmd_release_feedback)
-
-    p = add("gradescope", "Write autograder.zip: grade this assignment on Gradescope with the "
-            "sandboxed hidden checks.", "cnnkit gradescope 01_conv_arithmetic --visibility "
-            "after_published")
-    p.add_argument("assignment", help="assignment id, e.g. 01_conv_arithmetic")
-    p.add_argument("--out", metavar="ZIP", default=None,
-                   help="where to write it (default: COURSE/gradescope/ASSIGNMENT/autograder.zip)")
-    p.add_argument("--visibility", default="after_published",
-                   choices=("visible", "hidden", "after_due_date", "after_published"),
-                   help="when students see the tests and their scores (Gradescope's values; "
-                        "default after_published: when you publish the grades)")
-    p.add_argument("--seed", default=None, metavar="S",
-                   help="seed of the hidden cases (default: the course's secret seed, the same "
-                        "as cnnkit grade uses)")
-    p.set_defaults(func=cmd_gradescope)
-
-    p = add("check", "Self-check a notebook: the grader's checks on public cases, in seconds.",
-            "cnnkit check notebooks/01_conv_arithmetic/conv_arithmetic.ipynb")
-    p.add_argument("notebook", help="path to your .ipynb (saved)")
-    p.add_argument("--run-notebook", action="store_true",
-                   help="also run the whole notebook in a fresh kernel (minutes)")
-    p.add_argument("--timeout", type=int, default=600,
-                   help="seconds per cell with --run-notebook (default 600)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_check)
-
-    p = add("lab", "Open JupyterLab on the course folder, with nbgrader's formgrader.",
-            "cnnkit lab")
-    p.add_argument("--dry-run", action="store_true", help="print the command, start nothing")
-    p.add_argument("lab_args", nargs=argparse.REMAINDER,
-                   help="more arguments for jupyter lab (after --)")
-    p.set_defaults(func=cmd_lab)
+    for name, help_, example, handler, arguments in COMMANDS:
+        p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {example}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        if arguments is not None:
+            arguments(p)
+        p.set_defaults(func=handler)
     return parser
 
 

@@ -19,6 +19,7 @@ saved file (unsaved edits).
 
 from __future__ import annotations
 
+import ast
 import html
 import os
 import re
@@ -35,7 +36,7 @@ from autograder.course.course import NOTEBOOKS_DIR, list_assignments
 from autograder.engine.batch import load_assignment, notebook_name
 from autograder.engine.extract import extract, kept_code
 from autograder.engine.library import library_of, student_library
-from autograder.engine.score import build_checks, checks_need_torch, child_seed, score
+from autograder.engine.score import build_checks, child_seed, score
 from autograder.results import clean_text
 from autograder.sandbox.protocol import NotRun, Raised
 from autograder.sandbox.run import CheckPlan, Sandbox
@@ -178,20 +179,22 @@ def _grade_public(aid: str, source: Path, path: Path, with_visible: bool,
     from tqdm.auto import tqdm
 
     module = load_checks(aid)
-    a = load_assignment(module, source)
-    checks = build_checks(module, PUBLIC_SEED)
-    extracted = extract(path, a.source)
-    plans = [CheckPlan(c.name, tuple(case.steps for case in c.cases), c.timeout,
-                       child_seed(PUBLIC_SEED, aid, c.name)) for c in checks]
-    plans += _visible_plans(path) if with_visible else []
     with tempfile.TemporaryDirectory(prefix="cnnkit-check-") as lib:
         student_library(Path(lib), library_of(module))
-        bar = tqdm(total=len(plans), desc=f"checking {notebook_name(module)}", unit="test",
-                   disable=not progress, leave=False)
-        with Sandbox(library=Path(lib), torch=checks_need_torch(checks)) as box:
+        # the sandbox imports numpy and torch while this process builds the checks
+        with Sandbox(library=Path(lib), torch=True) as box:
+            box.start()
+            a = load_assignment(module, source)
+            checks = build_checks(module, PUBLIC_SEED)
+            extracted = extract(path, a.source)
+            plans = [CheckPlan(c.name, tuple(case.steps for case in c.cases), c.timeout,
+                               child_seed(PUBLIC_SEED, aid, c.name)) for c in checks]
+            plans += _visible_plans(path) if with_visible else []
+            bar = tqdm(total=len(plans), desc=f"checking {notebook_name(module)}",
+                       unit="test", disable=not progress, leave=False)
             outcome = box.run(extracted.units, plans, lambda name: bar.update(1)) \
                 if extracted.has_code else None
-        bar.close()
+            bar.close()
     results, load = score(checks, a.points, extracted, outcome)
     vis = {name[len(_VISIBLE):]: cases for name, cases in (outcome.results.items()
            if outcome else []) if name.startswith(_VISIBLE)}
@@ -202,23 +205,52 @@ def _grade_public(aid: str, source: Path, path: Path, with_visible: bool,
 
 
 def _visible_plans(path: Path) -> list[CheckPlan]:
-    """One plan per test cell: its visible part, run after what the notebook's own code cells
-    provide (their imports, functions and classes: setup, code given to students)."""
+    """One plan per test cell: its visible part, run after what it uses of the notebook's own
+    code cells (their imports, functions and classes: setup, code given to students)."""
     nb, _ = read_notebook(path)
     if nb is None:
         return []
-    provided = []
+    provided: list[ast.stmt] = []
     for _i, cell, _info in cells_of(nb, CellKind.PLAIN, CellKind.LOCKED):
-        if cell.get("cell_type") != "code":
-            continue
-        try:
-            provided.append(kept_code(cell.source))
-        except (SyntaxError, ValueError):
-            continue
-    setup = "\n".join(provided)
-    return [CheckPlan(f"{_VISIBLE}{info.grade_id}", ((Call("@run_cell", (
-        setup, released_source(c.source), f"visible test {info.grade_id}")),),), 30.0, 0)
-        for _i, c, info in cells_of(nb, CellKind.TEST) if info.grade_id]
+        if cell.get("cell_type") == "code":
+            try:
+                provided += ast.parse(kept_code(cell.source)).body
+            except (SyntaxError, ValueError):
+                continue
+    plans = []
+    for _i, c, info in cells_of(nb, CellKind.TEST):
+        source = released_source(c.source)
+        plans.append(CheckPlan(f"{_VISIBLE}{info.grade_id}", ((Call("@run_cell", (
+            _needed(provided, source), source, f"visible test {info.grade_id}")),),), 30.0, 0))
+    return plans
+
+
+def _names(node: ast.AST | str) -> set[str]:
+    try:
+        tree = ast.parse(node) if isinstance(node, str) else node
+    except (SyntaxError, ValueError):
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _needed(provided: list[ast.stmt], source: str) -> str:
+    """The provided statements ``source`` uses, directly or through provided functions (a
+    visible test need not pay for the notebook's matplotlib or torch imports when it does not
+    use them)."""
+    def binds(stmt: ast.stmt) -> set[str]:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            return {a.asname or a.name.split(".")[0] for a in stmt.names}
+        return {getattr(stmt, "name", "")}
+    used, keep = _names(source), set()
+    changed = True
+    while changed:
+        changed = False
+        for i, stmt in enumerate(provided):
+            if i not in keep and binds(stmt) & used:
+                keep.add(i)
+                used |= _names(stmt)
+                changed = True
+    return "\n".join(ast.unparse(provided[i]) for i in sorted(keep))
 
 
 def _visible_verdict(cases: list) -> tuple[bool, str]:

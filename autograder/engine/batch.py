@@ -202,6 +202,7 @@ _WORKER: dict[str, Any] = {}
 def _worker_init(a: Assignment, seed: int | str, limits: Limits, library: str,
                  torch: bool, name: str) -> None:
     box = Sandbox(limits, Path(library), torch=torch, name=f"{name}-{os.getpid()}")
+    box.start()  # its imports overlap with the first submission's extraction
     _WORKER.update(a=a, seed=seed, box=box)
     multiprocessing.util.Finalize(box, box.close, exitpriority=100)
 
