@@ -17,7 +17,7 @@ Goals (issue 10): <= 1 s per submission for every assignment, jobs 2 >= 1.7x fas
 jobs 1 on two cores, new / old per submission <= 1.2x. Timings depend on the machine's load:
 the first line prints the machine and its load average; report figures from an idle machine.
 
-    .venv/bin/python bench/bench_grading.py                       # all five, 50 each
+    .venv/bin/python bench/bench_grading.py                       # every assignment, 50 each
     .venv/bin/python bench/bench_grading.py --assignments 01_conv_arithmetic --old /tmp/oldkit
 """
 

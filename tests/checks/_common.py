@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import ast
 import importlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 
 import nbformat
-from fixtures.inprocess import Grade, grade_code
+import numpy as np
+from fixtures.inprocess import Grade, grade_code, load_inprocess
 from fixtures.nbtools import stub_solutions
 
 from autograder.checks.kit import Check
@@ -30,7 +31,8 @@ from autograder.results import ProblemKind
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = (0, 1, 2)
-__all__ = ["ASSIGNMENTS", "SEEDS", "Assignment", "Grade", "assert_loses_points", "mutate", "span"]
+__all__ = ["ASSIGNMENTS", "SEEDS", "Assignment", "Grade", "assert_grader_agrees",
+           "assert_loses_points", "mutate", "oracle_verdict", "span"]
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,25 @@ def mutate(code: str, *edits: tuple[str, str], within: str | None = None) -> str
         assert segment.count(old) == 1, f"mutation target not found exactly once: {old!r}"
         code = "".join(lines[:a]) + segment.replace(old, new) + "".join(lines[b:])
     return code
+
+
+def oracle_verdict(oracle: Callable[[dict], bool], code: str) -> bool:
+    """What an independent oracle says of trusted ``code`` loaded in-process: right or wrong on
+    its fixed inputs (a crash there is wrong)."""
+    ns, errors = load_inprocess(code)
+    assert errors == [], errors
+    try:
+        with np.errstate(all="ignore"):
+            return bool(oracle(ns))
+    except Exception:  # noqa: BLE001 - a crash on a fixed input is a wrong implementation
+        return False
+
+
+def assert_grader_agrees(assignment: Assignment, code: str, check: str, right: bool) -> None:
+    """For every seed, ``check`` gives ``code`` full marks exactly when the oracle said right."""
+    for seed in SEEDS:
+        grade = assignment.grade(code, seed, only=check)[check]
+        assert (grade.fraction == 1.0) == right, (seed, grade.fraction, grade.message)
 
 
 def assert_loses_points(assignment: Assignment, code: str, check: str, words: str,
