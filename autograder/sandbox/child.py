@@ -32,7 +32,8 @@ import types
 from typing import Any
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID = 0x20000, 0x4000000, 0x8000000, 0x20000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x1000, 0x4000, \
+    0x40000
 PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
 CMD_FD, RES_FD = 3, 4
 #: Writable mounts C3 may see; any other writable mount is reported as an isolation gap.
@@ -221,13 +222,31 @@ def _isolate(config: dict, uid: int) -> list[str]:
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     for path, (size, mode) in config["tmpfs"].items():
+        keep = config["keep"].get(path, [])
+        # a Python installed under /tmp (a checkout there) must stay visible through the tmpfs
+        fds = [os.open(k, os.O_PATH | os.O_DIRECTORY) for k in keep]
         owner = "" if mode == "1777" else f",uid={uid},gid={uid}"
         _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV,
                f"size={size},mode={mode},nr_inodes=65536{owner}")
+        for k, fd in zip(keep, fds):
+            _mkdirs(path, k)
+            # a bind keeps its source's read-only flag; _writable_mounts() would report it
+            _mount(f"/proc/self/fd/{fd}", k, None, MS_BIND | MS_REC)
+            os.close(fd)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _libc.sethostname(b"sandbox", 7)
     return [f"writable mount visible: {m}" for m in _writable_mounts()
             if m not in WRITABLE_OK and m not in config["tmpfs"]]
+
+
+def _mkdirs(top: str, path: str) -> None:
+    """The folders from ``top`` down to ``path``, owned by root, mode 0755 (no umask)."""
+    d = top
+    for part in os.path.relpath(path, top).split(os.sep):
+        d = os.path.join(d, part)
+        if not os.path.isdir(d):
+            os.mkdir(d)
+            os.chmod(d, 0o755)
 
 
 def _writable_mounts() -> list[str]:

@@ -391,7 +391,8 @@ class Sandbox:
         config = {"sys_path": child_sys_path() if self.isolation.mode != "plain"
                   else [str(self._tmp / "lib"), *child_sys_path()[1:]],
                   "torch": self._torch, "mode": self.isolation.mode,
-                  "tmpfs": {p: [size, mode] for p, size, mode in self._tmpfs()},
+                  "tmpfs": {p: [size, mode] for p, size, mode in self.limits.tmpfs},
+                  "keep": self._kept(),
                   "work": WORK_DIR, "home": HOME_DIR, "prefix": sys.prefix,
                   "caps": {"frame_bytes": self.limits.caps.frame_bytes,
                            "depth": self.limits.caps.depth, "arrays": self.limits.caps.arrays,
@@ -421,18 +422,21 @@ class Sandbox:
         binds = [*_system_binds(), *_prefix_binds(),
                  *_hidden_packages(str(self._tmp / "empty")),
                  "--ro-bind", str(self._tmp / "lib"), LIB_MOUNT]
-        mount_points = [p for p, _s, _m in self._tmpfs() if not p.startswith("/dev/")]
+        mount_points = [p for p, _s, _m in self.limits.tmpfs if not p.startswith("/dev/")]
         return [*prefix, shutil.which("bwrap") or "bwrap", *_NAMESPACES[mode],
                 *_traversable_dirs(binds, mount_points), *binds,
                 "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
                 "--remount-ro", "/", *env, "--chdir", WORK_DIR, "--"]
 
-    def _tmpfs(self) -> list[tuple[str, int, str]]:
-        """The private tmpfs mounts, minus any that would hide the interpreter (a Python
-        installed under /tmp keeps a read-only /tmp; TMPDIR is the work folder then)."""
-        prefixes = [os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)]
-        return [t for t in self.limits.tmpfs
-                if not any(p == t[0] or p.startswith(t[0] + "/") for p in prefixes)]
+    def _kept(self) -> dict[str, list[str]]:
+        """Per tmpfs mount, the interpreter's folders beneath it (a checkout under /tmp): the
+        child binds them back, read-only, over its fresh tmpfs."""
+        prefixes = sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)})
+        prefixes = [p for p in prefixes
+                    if not any(p != q and p.startswith(q + os.sep) for q in prefixes)]
+        kept = {t: [p for p in prefixes if p.startswith(t + "/")]
+                for t, _s, _m in self.limits.tmpfs}
+        return {t: ps for t, ps in kept.items() if ps}
 
     def _child_script(self) -> str:
         if self.isolation.mode == "plain":

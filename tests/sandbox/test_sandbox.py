@@ -114,6 +114,28 @@ def test_the_submission_sees_nothing_of_the_grader(box: Sandbox) -> None:
     assert seen["userns"] is False, "no nested user namespaces for the student"
 
 
+def test_an_interpreter_beneath_a_private_tmpfs_stays_reachable_and_read_only() -> None:
+    """A checkout under /tmp (CI's clean clone may be one) puts the venv beneath the child's
+    fresh /tmp: the child binds it back read-only, and the rest of the tmpfs stays writable.
+    Here a tmpfs is laid over the top folder of this venv, wherever the checkout is."""
+    prefix = os.path.realpath(sys.prefix)
+    top = "/" + Path(prefix).parts[1]
+    if top == "/usr":
+        pytest.skip("this interpreter lives under /usr, which is never a tmpfs")
+    tmpfs = {path: (path, size, mode) for path, size, mode in Limits().tmpfs}
+    tmpfs[top] = (top, 16 * 2**20, "1777")
+    code = PROBE + "\ndef fresh_import():\n    import tqdm\n    return tqdm.__file__\n"
+    with Sandbox(Limits(tmpfs=tuple(tmpfs.values())), torch=False) as b:
+        out = b.run([("c", code)], [plan("p", Call("probe", ([prefix], [top, prefix]))),
+                                    plan("i", Call("fresh_import", ()))])
+    seen = first(out, "p")
+    assert isinstance(seen, dict), seen
+    assert "lib" in seen["readable"][prefix]
+    assert seen["writable"] == [top]
+    assert first(out, "i").startswith(prefix)
+    assert out.notes == [], out.notes
+
+
 TRACES = '''
 import ctypes, os, time
 libc = ctypes.CDLL(None, use_errno=True)
@@ -174,7 +196,10 @@ def test_nothing_a_submission_leaves_outlives_it(box: Sandbox, tmp_path: Path) -
     later = box.run([("c", TRACES)], [plan("look", Call("look"))])
     seen = first(later, "look")
     assert seen["shm"] == -1, "the shared memory of the earlier submission is gone"
-    assert seen["dev_shm"] == seen["tmp"] == seen["home"] == []
+    # a checkout under /tmp leaves only the read-only path to its interpreter there
+    to_python = sorted({Path(p).parts[2] for p in map(os.path.realpath, (sys.prefix,
+                        sys.base_prefix)) if p.startswith("/tmp/")})
+    assert seen["dev_shm"] == seen["home"] == [] and seen["tmp"] == to_python
     assert seen["pids"] == [1, 2], "the earlier submission's daemon is gone"
     assert _host_shm() <= shm_before
     assert set(os.listdir("/tmp")) - tmp_before <= {p for p in os.listdir("/tmp")
