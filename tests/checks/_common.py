@@ -31,8 +31,8 @@ from autograder.results import ProblemKind
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = (0, 1, 2)
-__all__ = ["ASSIGNMENTS", "SEEDS", "Assignment", "Grade", "assert_grader_agrees",
-           "assert_loses_points", "mutate", "oracle_verdict", "span"]
+__all__ = ["ASSIGNMENTS", "SEEDS", "Assignment", "Grade", "OracleCorpus",
+           "assert_grader_agrees", "assert_loses_points", "mutate", "oracle_verdict", "span"]
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,38 @@ def assert_grader_agrees(assignment: Assignment, code: str, check: str, right: b
     for seed in SEEDS:
         grade = assignment.grade(code, seed, only=check)[check]
         assert (grade.fraction == 1.0) == right, (seed, grade.fraction, grade.message)
+
+
+class OracleCorpus:
+    """The corpus tests of one assignment: a subclass sets ``assignment``, ``corpus`` (name ->
+    entry with ``.code`` and ``.checks``) and ``oracles`` (check name -> independent oracle)."""
+
+    assignment: Assignment
+    corpus: dict
+    oracles: dict[str, Callable[[dict], bool]]
+
+    def pytest_generate_tests(self, metafunc) -> None:  # noqa: ANN001 - pytest's hook
+        if "pair" in metafunc.fixturenames:
+            pairs = [(n, c) for n, e in self.corpus.items() for c in e.checks]
+            metafunc.parametrize("pair", pairs, ids=[f"{n}: {c}" for n, c in pairs])
+
+    def right(self, code: str, check: str) -> bool:
+        return oracle_verdict(self.oracles[check], code)
+
+    def test_the_corpus_is_large_and_mixed(self) -> None:
+        verdicts = [self.right(e.code, c) for e in self.corpus.values() for c in e.checks]
+        assert len(self.corpus) >= 8
+        assert sum(verdicts) >= 5 and len(verdicts) - sum(verdicts) >= 5, verdicts
+        assert set(self.oracles) == set(self.assignment.points())
+
+    def test_the_oracle_accepts_the_reference_solution(self) -> None:
+        for check in self.oracles:
+            assert self.right(self.assignment.reference, check), check
+
+    def test_grader_agrees_with_the_independent_oracle(self, pair: tuple[str, str]) -> None:
+        name, check = pair
+        code = self.corpus[name].code
+        assert_grader_agrees(self.assignment, code, check, self.right(code, check))
 
 
 def assert_loses_points(assignment: Assignment, code: str, check: str, words: str,

@@ -14,10 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pytest
 import torch
 import torch.nn.functional as F
-from _common import ASSIGNMENTS, assert_grader_agrees, oracle_verdict
+from _common import ASSIGNMENTS, OracleCorpus
 from corpus_normalization import CORPUS
 
 A = ASSIGNMENTS["normalization"]
@@ -222,26 +221,5 @@ ORACLES: dict[str, Callable[[dict], bool]] = {
 }
 
 
-def oracle_says_right(code: str, check: str) -> bool:
-    return oracle_verdict(ORACLES[check], code)
-
-
-PAIRS = [(name, check) for name, entry in CORPUS.items() for check in entry.checks]
-
-
-def test_the_corpus_is_large_and_mixed() -> None:
-    verdicts = [oracle_says_right(CORPUS[name].code, check) for name, check in PAIRS]
-    assert len(CORPUS) >= 8
-    assert sum(verdicts) >= 5 and len(verdicts) - sum(verdicts) >= 5, verdicts
-    assert set(ORACLES) == set(A.points())
-
-
-def test_the_oracle_accepts_the_reference_solution() -> None:
-    for check in ORACLES:
-        assert oracle_says_right(A.reference, check), check
-
-
-@pytest.mark.parametrize(("name", "check"), PAIRS, ids=[f"{n}: {c}" for n, c in PAIRS])
-def test_grader_agrees_with_the_independent_oracle(name: str, check: str) -> None:
-    code = CORPUS[name].code
-    assert_grader_agrees(A, code, check, oracle_says_right(code, check))
+class TestCorpus(OracleCorpus):
+    assignment, corpus, oracles = A, CORPUS, ORACLES
