@@ -21,6 +21,7 @@ from nbformat import NotebookNode
 
 from autograder.course.discover import MAX_NOTEBOOK_BYTES, read_submission_bytes
 from autograder.results import Problem, ProblemKind
+from autograder.sandbox.protocol import json_depth
 
 #: Deepest JSON nesting accepted (a notebook needs about 10).
 MAX_JSON_DEPTH = 64
@@ -113,30 +114,6 @@ def released_source(source: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _json_depth(raw: bytes) -> int:
-    depth = best = 0
-    in_str = esc = False
-    for b in raw:
-        if in_str:
-            if esc:
-                esc = False
-            elif b == 0x5C:
-                esc = True
-            elif b == 0x22:
-                in_str = False
-        elif b == 0x22:
-            in_str = True
-        elif b in (0x5B, 0x7B):
-            depth += 1
-            if depth > best:
-                best = depth
-                if best > MAX_JSON_DEPTH:
-                    return best
-        elif b in (0x5D, 0x7D):
-            depth -= 1
-    return best
-
-
 def read_notebook(source: NotebookNode | dict | bytes | str | Path
                   ) -> tuple[NotebookNode | None, list[Problem]]:
     """A notebook from a path, raw bytes or a dict: ``(notebook, [])`` or ``(None, [problem])``;
@@ -161,7 +138,7 @@ def _parse(raw: bytes) -> tuple[NotebookNode | None, list[Problem]]:
         return bad(f"the notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
     if not raw.strip():
         return bad("the notebook file is empty")
-    if _json_depth(raw) > MAX_JSON_DEPTH:
+    if json_depth(raw, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         return bad("the notebook is not valid JSON (nested too deeply): was it saved properly?")
     try:
         doc = json.loads(raw.decode("utf-8"))

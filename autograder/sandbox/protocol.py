@@ -270,8 +270,9 @@ def pack(kind: str, body: Any) -> bytes:
     return _HEAD.pack(_HEAD.size - 4 + len(header) + len(blobs), len(header)) + header + blobs
 
 
-def _json_depth(raw: bytes) -> int:
-    """Nesting depth of a JSON text, without parsing it (strings skipped)."""
+def json_depth(raw: bytes, limit: int) -> int:
+    """Nesting depth of a JSON text, without parsing it (strings skipped); stops counting once
+    it passes ``limit`` (the reader refuses such a text anyway)."""
     depth = best = 0
     in_str = esc = False
     for b in raw:
@@ -286,7 +287,10 @@ def _json_depth(raw: bytes) -> int:
             in_str = True
         elif b in (0x5B, 0x7B):
             depth += 1
-            best = max(best, depth)
+            if depth > best:
+                best = depth
+                if best > limit:
+                    return best
         elif b in (0x5D, 0x7D):
             depth -= 1
     return best
@@ -300,7 +304,7 @@ def unpack(payload: bytes, caps: Caps) -> tuple[str, Any]:
     if hlen > len(payload) - 4:
         raise ProtocolError("header longer than the frame")
     raw = payload[4: 4 + hlen]
-    if _json_depth(raw) > caps.depth:
+    if json_depth(raw, caps.depth) > caps.depth:
         raise ProtocolError("nested too deeply")
     try:
         head = json.loads(raw.decode("utf-8"))
