@@ -190,7 +190,19 @@ def test_clean_nbgrader_feedback_goes_out_under_the_name_fetch_feedback_looks_fo
 # --------------------------------------------------------------------------------------------
 
 
-def _user(name: str) -> pwd.struct_passwd:
+def student_config(user: pwd.struct_passwd, exchange_root: Path, course_id: str) -> None:
+    """What a hub administrator gives each student: ~/.jupyter/nbgrader_config.py naming the
+    exchange and the course."""
+    cfg = Path(user.pw_dir) / ".jupyter"
+    cfg.mkdir()
+    (cfg / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.Exchange.root = {str(exchange_root)!r}\n"
+        f"c.CourseDirectory.course_id = {course_id!r}\n")
+    for p in (cfg, cfg / "nbgrader_config.py"):
+        os.chown(p, user.pw_uid, user.pw_gid)
+
+
+def fresh_user(name: str) -> pwd.struct_passwd:
     """``name`` with an empty home of mode 0700 (created by useradd when missing)."""
     try:
         pw = pwd.getpwnam(name)
@@ -209,32 +221,39 @@ def _user(name: str) -> pwd.struct_passwd:
 class Hub:
     """Runs commands as the hub's users, timing each step."""
 
-    def __init__(self, base: Path, exchange_root: Path) -> None:
+    def __init__(self, base: Path, exchange_root: Path, teacher: str = TEACHER,
+                 course_id: str = COURSE_ID) -> None:
         self.stage = base / "stage"
         self.stage.mkdir()
         self.exchange = exchange_root
+        self.teacher_name, self.course_id = teacher, course_id
         self.times: dict[str, float] = {}
 
-    def run(self, user: str, cmd: Sequence[str], step: str = "",
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def argv(self, user: str, cmd: Sequence[str], env: dict[str, str] | None = None
+             ) -> list[str]:
+        """``cmd`` as ``user``, with a clean environment, the venv reachable."""
         pw = pwd.getpwnam(user)
         full_env = {"PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin", "HOME": pw.pw_dir,
                     "USER": user, "LOGNAME": user, "LANG": "C.UTF-8", "TMPDIR": "/tmp",
                     "PYTHONPATH": str(h.REPO), "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
-        argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
                 h._AS_USER_SH, "sh", str(self.stage), h._interpreter_home(), user, "", "",
                 *(f"{k}={v}" for k, v in full_env.items()), *cmd]
+
+    def run(self, user: str, cmd: Sequence[str], step: str = "",
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         start = time.monotonic()
-        proc = subprocess.run(argv, cwd=pw.pw_dir, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(self.argv(user, cmd, env), cwd=pwd.getpwnam(user).pw_dir,
+                              capture_output=True, text=True, timeout=600)
         if step:
             self.times[step] = self.times.get(step, 0.0) + time.monotonic() - start
         return proc
 
     def teacher(self, *args: str, step: str) -> subprocess.CompletedProcess:
-        course = Path(pwd.getpwnam(TEACHER).pw_dir) / "course"
-        proc = self.run(TEACHER, [sys.executable, "-m", "autograder.cli", *args], step,
+        course = Path(pwd.getpwnam(self.teacher_name).pw_dir) / "course"
+        proc = self.run(self.teacher_name, [sys.executable, "-m", "autograder.cli", *args], step,
                         {"CNNKIT_COURSE": str(course), "CNNKIT_EXCHANGE": str(self.exchange),
-                         "CNNKIT_COURSE_ID": COURSE_ID})
+                         "CNNKIT_COURSE_ID": self.course_id})
         assert proc.returncode == 0, f"cnnkit {args}: {proc.stdout[-1500:]}{proc.stderr[-1500:]}"
         return proc
 
@@ -258,20 +277,14 @@ def _round_trip(base: Path) -> dict:
     for tool in ("useradd", "unshare", "setpriv"):
         if shutil.which(tool) is None:
             pytest.skip(f"needs {tool}")
-    users = {name: _user(name) for name in (TEACHER, *STUDENTS)}
+    users = {name: fresh_user(name) for name in (TEACHER, *STUDENTS)}
     root = base / "exchange"
     root.mkdir()
     root.chmod(0o777)  # what an administrator does once: nbgrader's exchange is world-writable
     hb = Hub(base, root)
     ann, ben, cat = STUDENTS
     for s in STUDENTS:
-        cfg = Path(users[s].pw_dir) / ".jupyter"
-        cfg.mkdir()
-        (cfg / "nbgrader_config.py").write_text(
-            f"c = get_config()\nc.Exchange.root = {str(root)!r}\n"
-            f"c.CourseDirectory.course_id = {COURSE_ID!r}\n")
-        shutil.chown(cfg, s, s)
-        shutil.chown(cfg / "nbgrader_config.py", s, s)
+        student_config(users[s], root, COURSE_ID)
     out: dict = {"users": users, "exchange": root, "hub": hb}
     start = time.monotonic()
     out["release"] = hb.teacher("release", ASSIGNMENT, step="release")
