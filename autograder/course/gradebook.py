@@ -64,26 +64,26 @@ def record(gradebook: Path | str, course_id: str, assignment: str, notebook: str
         for gid, (pts, ctype) in cells.items():
             gb.update_or_create_grade_cell(gid, notebook, assignment, max_score=pts,
                                            cell_type=ctype)
+        cell_ids = {c.name: c.id for c in gb.find_notebook(notebook, assignment).grade_cells}
         for r in sorted(results, key=lambda r: r.student):
-            _record_one(gb, assignment, notebook, cells, r)
+            _record_one(gb, assignment, notebook, cells, cell_ids, r)
     os.chmod(gradebook, 0o600)
 
 
 def _record_one(gb: Any, assignment: str, notebook: str, cells: dict[str, tuple[float, str]],
-                r: SubmissionResult) -> None:
-    from nbgrader.api import Grade, MissingEntry
+                cell_ids: dict[str, str], r: SubmissionResult) -> None:
+    from nbgrader.api import Grade
 
     gb.update_or_create_student(r.student)
     gb.update_or_create_submission(assignment, r.student)
+    sub = gb.find_submission_notebook(notebook, assignment, r.student)
+    grades = {g.cell_id: g for g in sub.grades}  # one query, not one per cell
     for c in r.results:
         if c.name not in cells:
             continue
-        try:
-            grade = gb.find_grade(c.name, notebook, assignment, r.student)
-        except MissingEntry:  # the cell was added after nbgrader made this submission
-            sub = gb.find_submission_notebook(notebook, assignment, r.student)
-            cell = gb.find_grade_cell(c.name, notebook, assignment)
-            grade = Grade(cell_id=cell.id, notebook=sub)
+        grade = grades.get(cell_ids[c.name])
+        if grade is None:  # the cell was added after nbgrader made this submission
+            grade = Grade(cell_id=cell_ids[c.name], notebook=sub)
             gb.db.add(grade)
         grade.auto_score = min(c.points, cells[c.name][0])
     gb.db.commit()

@@ -224,3 +224,33 @@ def test_release_failure_names_nbgrader_reason(course: Course) -> None:
         "nbgrader GenerateAssignment failed: RuntimeError: Solution region detected in a "
         "non-solution cell; please make sure all solution regions are within solution cells."
     )
+
+
+def test_scores_reach_cells_nbgrader_had_no_grade_for(course: Course) -> None:
+    """A submission nbgrader created before a test cell existed gets a grade for that cell;
+    scores above a cell's points are capped; cells outside the notebook are ignored."""
+    from autograder.course import gradebook
+    from autograder.results import CheckResult, SubmissionResult
+
+    with course.gradebook() as gb:  # nbgrader's state: only the first test cell is known
+        gb.update_or_create_assignment(A)
+        gb.update_or_create_notebook(NB, A)
+        gb.update_or_create_grade_cell("test_conv_output_size", NB, A, max_score=2.0,
+                                       cell_type="code")
+        for student in ("ann", "bo"):
+            gb.update_or_create_student(student)
+            gb.update_or_create_submission(A, student)
+
+    def result(student: str, first: float, second: float) -> SubmissionResult:
+        return SubmissionResult(student, A, [
+            CheckResult("test_conv_output_size", first, 2.0, ""),
+            CheckResult("test_receptive_field", second, 4.0, ""),  # more than the cell's 3
+            CheckResult("test_not_in_the_notebook", 1.0, 1.0, "")])
+
+    course.record_grades(A, [result("bo", 0.0, 1.5), result("ann", 2.0, 4.0)])
+    course.record_grades(A, [result("bo", 1.0, 2.5)])  # a regrade updates, never duplicates
+    with gradebook.open_gradebook(course.gradebook_path, course.course_id) as gb:
+        scores = {s: sorted((g.name, g.auto_score) for g in
+                            gb.find_submission_notebook(NB, A, s).grades) for s in ("ann", "bo")}
+    assert scores == {"ann": [("test_conv_output_size", 2.0), ("test_receptive_field", 3.0)],
+                      "bo": [("test_conv_output_size", 1.0), ("test_receptive_field", 2.5)]}

@@ -23,6 +23,7 @@ from autograder.sandbox.protocol import (
     ProtocolError,
     Raised,
     Ref,
+    json_depth,
     pack,
     unpack,
 )
@@ -138,6 +139,39 @@ def test_deep_nesting_is_refused_without_recursion() -> None:
     deep = b'{"kind": "x", "arrays": [], "body": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     with pytest.raises(ProtocolError, match="nested too deeply"):
         unpack(struct.pack("<I", len(deep)) + deep, Caps(depth=40))
+
+
+# JSON values whose strings are full of what the scanner must skip: quotes, backslashes, brackets
+_tricky_text = st.text(alphabet=st.sampled_from('"\\[]{}ab\n'), max_size=12)
+_json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), _tricky_text),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_tricky_text, inner, max_size=4),
+    max_leaves=30)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+@given(_json_values, st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_json_depth_is_the_depth_of_the_parsed_value(value: object, ascii_only: bool) -> None:
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8")
+    assert json_depth(raw, 1000) == _depth(value)
+
+
+@pytest.mark.parametrize(("raw", "depth"), [
+    (b'["unterminated [[[', 1),          # an open string runs to the end
+    (b'["ends in a backslash \\', 1),
+    (b'[' * 70 + b']' * 70, 65),         # stops counting once past the limit
+    (b'"' + b'\\"' * 100_000, 0),       # one long string of escaped quotes
+])
+def test_json_depth_of_broken_or_hostile_texts(raw: bytes, depth: int) -> None:
+    assert json_depth(raw, 64) == depth
 
 
 def test_frame_reader_refuses_an_oversized_frame_from_its_length_word() -> None:
