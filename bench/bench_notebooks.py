@@ -11,6 +11,7 @@ script prints seconds and the ratio to the goal of its issue:
   03 backprop through gates   defaults  <= 120 s
   04 normalization            defaults  <= 180 s
   05 case studies             test parameters <= 180 s (the defaults train for longer)
+  06 capstone                 defaults  <= 180 s
 
 Kernel start-up is included (it is part of what a student waits for). Without CIFAR-10 on the
 machine, notebook 5 skips its CIFAR-10 section (its test runs it on a small fake batch file).
@@ -44,6 +45,7 @@ GOALS: dict[str, tuple[float, str]] = {
     "03_backprop": (120.0, "default"),
     "04_normalization": (180.0, "default"),
     "05_case_studies": (180.0, "test"),
+    "06_capstone": (180.0, "default"),
 }
 
 

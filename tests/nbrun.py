@@ -121,6 +121,8 @@ def execute_notebook(
         nb,
         timeout=timeout,
         kernel_name="python3",
+        # ipykernel's loopback-TCP warning would otherwise fill test and benchmark logs
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
         allow_errors=allow_errors,
         resources={"metadata": {"path": str(cwd or path.parent)}},
     )
