@@ -42,4 +42,7 @@ RUN if [ "${NBGRADER_ROLE}" = student ]; then \
     fi \
  && jupyter server extension list 2>&1 | grep -q "nbgrader.server_extensions.assignment_list.*enabled"
 
+# JupyterLab's defaults for the course: no news or update checks (they reach the internet)
+COPY --chown=${NB_UID}:${NB_GID} binder/overrides.json /opt/conda/share/jupyter/lab/settings/overrides.json
+
 WORKDIR ${HOME}

@@ -5,6 +5,7 @@
 PYTHON        ?= python3
 VENV          ?= .venv
 BIN           := $(VENV)/bin
+LAB_SETTINGS  := $(VENV)/share/jupyter/lab/settings/overrides.json
 TORCH_VERSION ?= 2.13.0
 LAB_ARGS      ?=
 PYTEST_ARGS   ?=
@@ -21,7 +22,7 @@ endif
 
 .PHONY: lab instructor test test-fast test-gpu bench lint setup clean-course clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(LAB_SETTINGS)
 	@command -v bwrap >/dev/null 2>&1 || echo "note: bubblewrap (bwrap) is not installed: cnnkit grade \
 	would run without its sandbox and flag every grade (Debian/Ubuntu: sudo apt-get install bubblewrap)"
 
@@ -34,6 +35,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cnn-course)" >/dev/null
 	touch $@
+
+# JupyterLab's defaults for the course (binder/overrides.json): no news or update checks,
+# which reach out to the internet and ask every student a question on first start.
+$(LAB_SETTINGS): binder/overrides.json $(VENV)/.installed
+	mkdir -p $(@D)
+	cp binder/overrides.json $@
 
 # Jupyter refuses to run as root (containers, cloud VMs) unless told it is deliberate.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -49,6 +49,29 @@ def test_binder_postbuild_is_valid_executable_bash() -> None:
     assert "python -m cnnlib.workspace notebooks work" in path.read_text(), "as make lab does"
 
 
+def test_every_way_of_opening_the_course_gets_the_same_jupyterlab_defaults() -> None:
+    """binder/overrides.json: settings that JupyterLab's own schema knows, installed where
+    JupyterLab reads them by make (the venv), Binder and the Docker image."""
+    import json
+
+    overrides = json.loads((ROOT / "binder" / "overrides.json").read_text())
+    schemas = Path(sys.prefix) / "share" / "jupyter" / "lab" / "schemas"
+    for plugin, settings in overrides.items():
+        package, _, name = plugin.partition(":")
+        schema = json.loads((schemas / package / f"{name}.json").read_text())
+        assert set(settings) <= set(schema["properties"]), (plugin, sorted(settings))
+    target = "share/jupyter/lab/settings/overrides.json"
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"LAB_SETTINGS  := $(VENV)/{target}" in makefile
+    assert re.search(r"^setup: .*\$\(LAB_SETTINGS\)", makefile, re.M)
+    assert "\tcp binder/overrides.json $@" in makefile
+    assert f'cp binder/overrides.json "${{NB_PYTHON_PREFIX:-$CONDA_PREFIX}}/{target}"' in \
+        (ROOT / "binder" / "postBuild").read_text()
+    assert re.search(rf"^COPY .*binder/overrides\.json /opt/conda/{target}$", DOCKERFILE, re.M)
+    if Path(sys.prefix).resolve() == (ROOT / ".venv").resolve():  # made by make setup
+        assert json.loads((Path(sys.prefix) / target).read_text()) == overrides
+
+
 def test_the_image_has_bubblewrap_a_cpu_torch_and_no_course_folder() -> None:
     assert "bubblewrap" in (ROOT / "binder" / "apt.txt").read_text().split()
     assert re.search(r"apt-get install .*--no-install-recommends bubblewrap", DOCKERFILE)

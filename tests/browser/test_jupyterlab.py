@@ -12,7 +12,9 @@ skipped with the reason otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -21,8 +23,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,6 +112,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
         "OMP_NUM_THREADS": "1",
     }
+    # no autosave: a test that leaves an edit unsaved must find it still unsaved
+    docmanager = (tmp_path / "jupyter_config" / "lab" / "user-settings" / "@jupyterlab" /
+                  "docmanager-extension" / "plugin.jupyterlab-settings")
+    docmanager.parent.mkdir(parents=True)
+    docmanager.write_text('{"autosave": false}')
     log = tmp_path / "jupyter.log"
     cmd = [
         str(jupyter_executable()), "lab", "--no-browser",
@@ -136,9 +146,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
             proc.wait(timeout=10)
 
 
-def run_first_cells(lab, notebook: Path, presses: int, expected: list[str], shot: Path) -> str:
-    """Open ``notebook`` in JupyterLab, press Shift+Enter ``presses`` times from the top, wait
-    for every ``expected`` text in the outputs; returns all rendered output text."""
+@contextlib.contextmanager
+def notebook_page(lab, notebook: Path, shot: Path) -> Iterator[Any]:
+    """Chromium on ``notebook`` in the running JupyterLab, its kernel idle, the first cell
+    selected in command mode; yields ``(page, notebook panel)``."""
     chromium = ensure_chromium()
     sync_api = pytest.importorskip("playwright.sync_api")
     base, token, _ = lab
@@ -162,20 +173,32 @@ def run_first_cells(lab, notebook: Path, presses: int, expected: list[str], shot
                 timeout=180_000)
             panel.locator(".jp-Cell").first.click()
             page.keyboard.press("Escape")  # command mode: Shift+Enter runs and moves on
-            for _ in range(presses):
-                page.keyboard.press("Shift+Enter")
-            outputs = panel.locator(".jp-OutputArea-output")
-            # JupyterLab stops running queued cells after an error: wait for it too, fail fast
-            error = panel.locator(".jp-OutputArea-output[data-mime-type*='stderr']")
-            for text in expected:
-                outputs.filter(has_text=text).first.or_(error.first).wait_for(timeout=120_000)
-                if error.count():
-                    msg = error.first.inner_text()
-                    raise AssertionError(f"a cell of {notebook} raised:\n{msg}")
-            return "\n".join(outputs.all_inner_texts())
+            yield page, panel
         finally:
             page.screenshot(path=str(shot))  # look at it when this test fails
             browser.close()
+
+
+def run_first_cells(lab, notebook: Path, presses: int, expected: list[str], shot: Path) -> str:
+    """Open ``notebook`` in JupyterLab, press Shift+Enter ``presses`` times from the top, wait
+    for every ``expected`` text in the outputs; returns all rendered output text."""
+    with notebook_page(lab, notebook, shot) as (page, panel):
+        for _ in range(presses):
+            page.keyboard.press("Shift+Enter")
+        outputs = panel.locator(".jp-OutputArea-output")
+        for text in expected:
+            _wait_for_output(panel, text, notebook)
+        return "\n".join(outputs.all_inner_texts())
+
+
+def _wait_for_output(panel, text: str, notebook: Path, timeout_ms: int = 120_000) -> None:
+    """Until an output shows ``text``; fails at once when a cell raised instead (JupyterLab
+    stops running queued cells after an error)."""
+    error = panel.locator(".jp-OutputArea-output[data-mime-type*='stderr']")
+    panel.locator(".jp-OutputArea-output").filter(has_text=text).first.or_(
+        error.first).wait_for(timeout=timeout_ms)
+    if error.count():
+        raise AssertionError(f"a cell of {notebook} raised:\n{error.first.inner_text()}")
 
 
 def _shot(tmp_path: Path, name: str) -> Path:
@@ -200,3 +223,50 @@ def test_notebook1_first_cells_run_in_jupyterlab(lab, tmp_path: Path) -> None:
     for text in expected:
         assert text in rendered
     assert "Traceback" not in rendered and "Error" not in rendered, rendered[-1500:]
+
+
+def test_the_self_check_from_a_cell_says_when_unsaved_edits_were_not_checked(
+        lab, tmp_path: Path) -> None:
+    """A student breaks a solution in the browser and runs it without saving: ``check()`` in a
+    new cell grades the saved notebook and says so; after Ctrl+S the same call grades the edit."""
+    if not (lab[2] / NB1).exists():
+        pytest.skip(f"notebooks/{NB1} does not exist yet")
+    source = nbformat.read(lab[2] / NB1, as_version=4)
+    [index] = [i for i, c in enumerate(source.cells)
+               if c.metadata.get("nbgrader", {}).get("grade_id") == "conv_output_size_impl"]
+    warning = ("cell conv_output_size_impl: what you ran differs from the saved notebook; the "
+               "saved version was checked")
+    with notebook_page(lab, NB1, _shot(tmp_path, "jupyterlab-selfcheck.png")) as (page, panel):
+        cell = panel.locator(".jp-Cell").nth(index)
+        cell.locator(".cm-content").click()
+        page.keyboard.press("Control+a")
+        page.keyboard.type("def conv_output_size(n, f, stride=1, pad=0): return -1")
+        page.keyboard.press("Shift+Enter")  # run it, not saved
+        page.keyboard.press("Escape")
+        page.keyboard.press("b")  # a new cell below, where the student calls the self-check
+        page.keyboard.press("Enter")
+        page.keyboard.type("from autograder.selfcheck import check; check()")
+        page.keyboard.press("Shift+Enter")
+        _wait_for_output(panel, "Total:", NB1)
+        first = panel.locator(".jp-OutputArea-output").filter(has_text="Self-check of").first
+        text = first.inner_text()
+        assert warning in text, text
+        max_points = float(re.search(r"Total: \S+ / (\S+) points", text).group(1))
+        assert f"Total: {max_points:g} / {max_points:g} points" in text, text
+
+        page.keyboard.press("Control+s")
+        check_cell = panel.locator(".jp-CodeCell").filter(
+            has=page.locator(".cm-content", has_text="import check; check()"))
+        check_cell.locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")  # the same check() again, now on the saved edit
+        page.locator(".jp-OutputArea-output", has_text="Self-check of").filter(
+            has_not_text=warning).first.wait_for()
+        text = panel.locator(".jp-OutputArea-output").filter(has_text="Self-check of").first \
+            .inner_text()
+        # binder/overrides.json, installed by make setup: JupyterLab asks nobody about its news
+        assert page.get_by_text("Jupyter news").count() == 0
+    saved = nbformat.read(lab[2] / NB1, as_version=4).cells[index].source
+    assert saved.endswith("return -1"), saved
+    assert warning not in text and "FAIL" in text, text
+    got = float(re.search(r"Total: (\S+) /", text).group(1))
+    assert got < max_points, text
