@@ -60,6 +60,7 @@ from autograder.checks.kit import (
     autograd,
     expect_close,
     fail,
+    looks_like,
     np64,
     ok,
     t64,
@@ -218,10 +219,10 @@ def judge_budget(got: Any, expected: list[dict[str, Any]], variants: Mapping[str
         return ok(f"{what} is right")
     for mistake, wrong in variants.items():
         if rows == wrong:
-            return fail(f"{what} is wrong: it looks like {mistake}")
+            return fail(f"{what} is wrong" + looks_like(mistake))
     if len(rows) > len(expected) and _without_repeats(rows) == expected:
-        return fail(f"{what} is wrong: it looks like the ReLUs are listed as rows (they are "
-                    "applied in place: no rows)")
+        return fail(f"{what} is wrong" + looks_like("the ReLUs are listed as rows (they are "
+                                                    "applied in place: no rows)"))
     if len(rows) != len(expected):
         return fail(f"{what} has {len(rows)} rows, expected {len(expected)} (the input, one "
                     "per conv and pool, three FC layers)")
@@ -321,7 +322,7 @@ def _judge_count(got: Any, spec: ModuleSpec) -> Verdict | None:
     mistake = next((m for m, n in spec.count_variants.items() if n == v and n != spec.count),
                    None)
     return fail(f"{spec.what} has {_short(v)} parameters, expected {spec.count}"
-                + (f": it looks like {mistake}" if mistake else ""))
+                + looks_like(mistake))
 
 
 def _judge_layout(got: Any, spec: ModuleSpec) -> Verdict | None:
@@ -609,7 +610,7 @@ def judge_cost(got: Any, expected: dict[str, int], variants: Mapping[str, dict[s
                     all(nums[k] == w[k] for k in nums)), None)
     wrong = "; ".join(f"{k} {_short(v[k], 20)}, expected {expected[k]}" for k in nums
                       if k not in right)
-    return fail(f"{what}: {wrong}" + (f": it looks like {mistake}" if mistake else ""),
+    return fail(f"{what}: {wrong}" + looks_like(mistake),
                 0.5 * len(right))
 
 

@@ -41,6 +41,7 @@ from autograder.checks.kit import (
     expect_close,
     expect_raises,
     fail,
+    looks_like,
     ok,
     value,
 )
@@ -190,7 +191,7 @@ def judge_int(got: Any, expected: int, what: str, variants: dict[str, float]) ->
         return fail(f"{what} returned the float {v!r}: return an int (use //)", 0.5)
     mistake = _matching_variant(v, variants, expected)
     if mistake is not None:
-        return fail(f"{what} returned {v!r}, expected {expected}: it looks like {mistake}")
+        return fail(f"{what} returned {v!r}, expected {expected}" + looks_like(mistake))
     return fail(f"{what} returned {_short(v)}, expected {expected}")
 
 
@@ -227,8 +228,8 @@ def judge_triple(got: Any, expected: tuple[int, ...], what: str,
             return fail(f"{what} returned {tuple(v)!r}: the sizes should be ints (use //)", 0.5)
         for mistake, wrong in variants.items():
             if tuple(v) == tuple(wrong) and tuple(wrong) != tuple(expected):
-                return fail(f"{what} returned {tuple(v)}, expected {expected}: "
-                            f"it looks like {mistake}")
+                return fail(f"{what} returned {tuple(v)}, expected {expected}"
+                            + looks_like(mistake))
     return fail(f"{what} returned {_short(v)}, expected {expected}")
 
 
@@ -247,9 +248,9 @@ def judge_raises(got: Any, what: str, floor_value: int, exact: Fraction,
     hint = ""
     if isinstance(v, np.ndarray):
         if v.shape == floor_shape:
-            hint = ": it looks like the windows that do not fit are silently dropped"
+            hint = looks_like("the windows that do not fit are silently dropped")
     elif any(_is_int(x) and x == floor_value for x in values):
-        hint = ": it looks like the result is silently floored instead of raising an error"
+        hint = looks_like("the result is silently floored instead of raising an error")
     elif any(isinstance(x, float) and abs(x - float(exact)) < 1e-9 for x in values):
         hint = ": it returns the fraction instead of raising an error"
     return fail(f"{head}, but returned {shown}{hint}")

@@ -55,6 +55,7 @@ from autograder.checks.kit import (
     expect_equal,
     expect_raises,
     fail,
+    looks_like,
     np64,
     ok,
     t64,
@@ -372,8 +373,7 @@ def _judge_position(got: Any, image: np.ndarray, patch: np.ndarray, at: tuple[in
               "NaN: guard flat windows"] = flat
     shown = f"{pos}" if pos is not None else f"a {type(v).__name__}"
     hint = next((m for m, p in wrong.items() if p == pos and p != at), None)
-    return fail(f"{what} should return {at}, got {shown}" + (f": it looks like {hint}"
-                                                              if hint else ""))
+    return fail(f"{what} should return {at}, got {shown}" + looks_like(hint))
 
 
 def _scene(rng: np.random.Generator, h: int, w: int, ph: int, pw: int, top: int

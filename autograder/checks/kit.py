@@ -110,6 +110,15 @@ def fail(message: str, fraction: float = 0.0) -> Verdict:
     return Verdict(fraction, message)
 
 
+#: The words that introduce every named mistake (tests look for them to tell a diagnosis).
+LOOKS_LIKE = "it looks like"
+
+
+def looks_like(mistake: str | None) -> str:
+    """``": it looks like <mistake>"``, to follow what is wrong; "" when no mistake is named."""
+    return f": {LOOKS_LIKE} {mistake}" if mistake else ""
+
+
 Judge = Callable[[list[Any]], Verdict]
 
 
@@ -243,7 +252,7 @@ def expect_close(got: Any, expected: Any, what: str, tol: Tol = F64,
     for mistake, wrong in (variants or {}).items():
         w = None if wrong is None else np.asarray(wrong, dtype=np.float64)
         if w is not None and _close(arr, w, tol) and _err(arr, w) < _err(arr, exp):
-            return fail(f"{what} is wrong: it looks like {mistake}")
+            return fail(f"{what} is wrong" + looks_like(mistake))
     return fail(f"{what} is wrong: {_mismatch(arr, exp)}")
 
 
@@ -256,10 +265,10 @@ def _shape_verdict(arr: np.ndarray, exp: np.ndarray, what: str, tol: Tol,
     for mistake, wrong in variants.items():
         w = None if wrong is None else np.asarray(wrong, dtype=np.float64)
         if w is not None and w.shape == arr.shape and _close(arr, w, tol):
-            return fail(f"{what} is wrong: it looks like {mistake}")
+            return fail(f"{what} is wrong" + looks_like(mistake))
     hint = hints.get(arr.shape)
     return fail(f"{what} has shape {arr.shape}, expected {exp.shape}"
-                + (f": it looks like {hint}" if hint else ""))
+                + looks_like(hint))
 
 
 def _fmt(x: float) -> str:

@@ -59,6 +59,7 @@ from autograder.checks.kit import (
     autograd,
     expect_close,
     fail,
+    looks_like,
     np64,
     ok,
     t64,
@@ -836,8 +837,9 @@ def _judge_fraction(got: Any, x: np.ndarray, p: float) -> Verdict:
     if abs(frac - p) < tol:
         return ok(f"{what} drops {frac:.1%} of the units")
     if abs(frac - (1 - p)) < tol:
-        return fail(f"{what} dropped {frac:.1%} of the units: it looks like p is used as the "
-                    "probability of KEEPING a unit; p is the probability of dropping it")
+        return fail(f"{what} dropped {frac:.1%} of the units" + looks_like(
+            "p is used as the probability of KEEPING a unit; p is the probability of dropping "
+            "it"))
     return fail(f"{what} dropped {frac:.1%} of the units, expected about {p:.1%}")
 
 

@@ -19,7 +19,7 @@ from _common import ASSIGNMENTS, SEEDS, assert_loses_points, mutate
 from fixtures.inprocess import grade_code
 
 from autograder.checks import capstone as checks
-from autograder.checks.kit import SHAPE_SLIP_CREDIT
+from autograder.checks.kit import LOOKS_LIKE, SHAPE_SLIP_CREDIT
 from autograder.engine.extract import extract
 
 A = ASSIGNMENTS["capstone"]  # also the assignment of the `reference` fixture
@@ -215,7 +215,7 @@ def test_no_named_mistake_on_an_unrelated_wrong_output(reference: str, within: s
     for seed in SEEDS:
         grade = A.grade(code, seed, only=check)[check]
         assert grade.fraction < 1.0, (check, seed)
-        assert "it looks like" not in grade.message, (check, seed, grade.message)
+        assert LOOKS_LIKE not in grade.message, (check, seed, grade.message)
         assert "shape" not in grade.message, grade.message
 
 

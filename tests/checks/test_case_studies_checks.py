@@ -17,7 +17,7 @@ import torch
 from _common import ASSIGNMENTS, assert_loses_points, mutate
 
 from autograder.checks import case_studies as checks
-from autograder.checks.kit import F64, SHAPE_SLIP_CREDIT, t64
+from autograder.checks.kit import F64, LOOKS_LIKE, SHAPE_SLIP_CREDIT, t64
 from cnnlib import arith, models
 
 A = ASSIGNMENTS["case_studies"]  # also the assignment of the `reference` fixture
@@ -367,7 +367,7 @@ def test_no_named_mistake_without_its_fingerprint(reference: str, name: str) -> 
     code = mutate(reference, (old, new), within=within)
     for seed in SEEDS:
         grade = A.grade(code, seed, only=check)[check]
-        assert grade.fraction < 1.0 and "it looks like" not in grade.message, (seed, grade)
+        assert grade.fraction < 1.0 and LOOKS_LIKE not in grade.message, (seed, grade)
 
 
 @pytest.mark.parametrize(("tail", "check", "words"), [

@@ -15,6 +15,7 @@ import pytest
 from _common import ASSIGNMENTS, SEEDS, assert_loses_points, mutate, span
 from corpus_convolution import ENTRIES
 
+from autograder.checks.kit import LOOKS_LIKE
 from autograder.results import MAX_TEXT
 
 A = ASSIGNMENTS["convolution"]  # also the assignment of the `reference` fixture
@@ -409,7 +410,7 @@ def test_no_named_mistake_on_an_unrelated_wrong_place(reference: str, edit: tupl
     code = mutate(reference, edit)
     for seed in SEEDS:
         g = A.grade(code, seed, only="test_match_template")["test_match_template"]
-        assert g.fraction < 1.0 and "looks like" not in g.message, g.message
+        assert g.fraction < 1.0 and LOOKS_LIKE not in g.message, g.message
 
 
 def test_shape_hints_fire_only_on_a_wrong_shape(reference: str) -> None:

@@ -10,6 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 from autograder.checks.kit import (
     F64,
+    LOOKS_LIKE,
     SHAPE_SLIP_CREDIT,
     Call,
     Case,
@@ -47,7 +48,7 @@ def test_a_variant_is_named_on_its_fingerprint() -> None:
 @given(hnp.arrays(np.float64, REF.shape, elements=st.floats(-10, 10)))
 def test_a_variant_is_never_named_for_an_unrelated_wrong_output(got: np.ndarray) -> None:
     v = expect_close(got, REF, "out", variants=VARIANTS)
-    named = "looks like" in v.message
+    named = LOOKS_LIKE in v.message
     assert named == (np.allclose(got, FLIPPED, rtol=F64.rtol, atol=F64.atol)
                      and not np.allclose(got, REF, rtol=F64.rtol, atol=F64.atol))
 

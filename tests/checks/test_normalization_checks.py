@@ -20,7 +20,7 @@ from _common import ASSIGNMENTS, SEEDS, assert_loses_points, mutate
 from fixtures.inprocess import grade_code
 
 from autograder.checks import normalization as checks
-from autograder.checks.kit import SHAPE_SLIP_CREDIT
+from autograder.checks.kit import LOOKS_LIKE, SHAPE_SLIP_CREDIT
 
 A = ASSIGNMENTS["normalization"]  # also the assignment of the `reference` fixture
 
@@ -326,7 +326,7 @@ def test_no_named_mistake_on_an_unrelated_wrong_output(reference: str, within: s
     for seed in SEEDS:
         grade = A.grade(code, seed, only=check)[check]
         assert grade.fraction < 1.0, (check, seed)
-        assert "it looks like" not in grade.message, (check, seed, grade.message)
+        assert LOOKS_LIKE not in grade.message, (check, seed, grade.message)
         assert "shape" not in grade.message.replace("(shape (", ""), grade.message
 
 
