@@ -114,7 +114,13 @@ class Cgroup:
         parent = root / "cnnkit"
         parent.mkdir(exist_ok=True)
         for d in (root, parent):
-            (d / "cgroup.subtree_control").write_text("+memory +pids +cpu")
+            # only what is missing: a systemd host's root already delegates all three, and a
+            # write there is refused where the root holds processes (a container's own root)
+            enabled = set((d / "cgroup.subtree_control").read_text().split()) \
+                if (d / "cgroup.subtree_control").exists() else set()
+            missing = [c for c in V1_CONTROLLERS if c not in enabled]
+            if missing:
+                (d / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in missing))
         d = parent / name
         d.mkdir()
         try:
