@@ -97,17 +97,43 @@ def score(checks: Sequence[Check], points: Mapping[str, float], extracted: Extra
     load += [Problem(ProblemKind.LOAD_ERROR, f"{e.type}: {e.message[:150]}")
              for e in (outcome.load_errors if outcome else []) if not e.cell]
     cell_problems = {**{p.cell: p for p in load if p.cell}, **extracted.broken}
+    verdicts = [_verdict(check, view, raise_lines, extracted, outcome) for check in checks]
+    uses = _broken_helpers(checks, verdicts, view)
     out = []
-    for check in checks:
+    for check, verdict in zip(checks, verdicts, strict=True):
         top = float(points.get(check.name, 0.0))
         related = list(dict.fromkeys(
             cell_problems[extracted.defined_in[n]].text for n in check.exercise
             if extracted.defined_in.get(n) in cell_problems))
-        verdict = _verdict(check, view, raise_lines, extracted, outcome)
-        message = "; ".join([*related, verdict.message]) if related and verdict.fraction < 1 \
-            else verdict.message
+        message = "; ".join([*related, *uses.get(check.name, []), verdict.message]) \
+            if verdict.fraction < 1 else verdict.message
         out.append(CheckResult(check.name, round(verdict.fraction * top, 6), top, message))
     return out, load
+
+
+def _broken_helpers(checks: Sequence[Check], verdicts: Sequence[Verdict], view: SourceView
+                    ) -> dict[str, list[str]]:
+    """``{check: [note]}`` for a check that lost points while its exercise calls the student's
+    own solution of another exercise that lost points too: fix that one first. Only the
+    helpers at the root are named (conv_output_size, not the conv_output_volume built on it)."""
+    lost = {name: c.name for c, v in zip(checks, verdicts, strict=True) if v.fraction < 1
+            for name in c.exercise}
+    used = {c.name: [n for n in view.reachable(c.exercise)
+                     if n not in c.exercise and lost.get(n, c.name) != c.name]
+            for c, v in zip(checks, verdicts, strict=True) if v.fraction < 1}
+    out: dict[str, list[str]] = {}
+    for check, helpers in used.items():
+        roots = [n for n in helpers if not used.get(lost[n])] or helpers
+        if roots:
+            tests = list(dict.fromkeys(lost[n] for n in roots))
+            verb, which = ("loses", "that") if len(roots) == 1 else ("lose", "those")
+            out[check] = [f"it uses your {_and(roots)}, which {verb} points in {_and(tests)}: "
+                          f"fix {which} first"]
+    return out
+
+
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _verdict(check: Check, view: SourceView, raise_lines: dict[str, set[int]],

@@ -132,6 +132,42 @@ def test_tables_copied_from_the_lecture_earn_only_the_default_case(
     assert "compute every row from input_size" in v.message
 
 
+@pytest.mark.parametrize("func", ["alexnet_table", "convnetjs_table"])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_table_built_on_a_broken_helper_is_not_called_copied(reference: str, func: str,
+                                                                seed: int) -> None:
+    """A constant conv_output_size makes every table the same whatever input_size: the rows are
+    computed, just wrong, so the grader names the wrong shape, not copying."""
+    code = replace_body(reference, "conv_output_size", "    return -1\n")
+    v = A.grade(code, seed)[f"test_{func}"]
+    assert v.fraction < 1.0 and "should be" in v.message, v.message
+    assert "compute every row from input_size" not in v.message, v.message
+
+
+HELPER_NOTE = ("it uses your conv_output_size, which loses points in test_conv_output_size: fix "
+               "that first; ")
+
+
+@pytest.mark.parametrize("body", ["    return -1\n", "    raise NotImplementedError()\n"])
+def test_checks_built_on_a_broken_helper_say_which_to_fix_first(reference: str,
+                                                                 body: str) -> None:
+    grades = A.grade(replace_body(reference, "conv_output_size", body))
+    assert grades["test_conv_output_size"].fraction == 0
+    assert not grades["test_conv_output_size"].message.startswith("it uses your")
+    for check in ("test_conv_output_volume", "test_pool_output_volume", "test_max_pool_2d",
+                  "test_alexnet_table", "test_convnetjs_table"):  # root helper only, once
+        g = grades[check]
+        assert g.fraction < 1 and g.message.startswith(HELPER_NOTE), (check, g.message)
+        assert g.message.count("it uses your") == 1, g.message
+    for check in ("test_conv_layer_params", "test_stacked_layers"):  # do not call it
+        assert grades[check].fraction == 1.0
+
+
+def test_a_check_that_fails_on_its_own_names_no_helper(reference: str) -> None:
+    g = A.grade(mutate(reference, ("stride + f].max()", "stride + f].mean()")))["test_max_pool_2d"]
+    assert g.fraction < 1 and "it uses your" not in g.message, g.message
+
+
 def test_missing_function_scores_zero(reference: str) -> None:
     code = mutate(reference, ("def stacked_params(", "def stacked_paramz("))
     assert_loses_points(A, code, "test_stacked_layers", "stacked_params is not defined", seeds=(0,))
