@@ -27,6 +27,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -55,7 +56,9 @@ LIB_MOUNT = "/opt/cnnkit/lib"
 WORK_DIR, HOME_DIR = "/sandbox/work", "/sandbox/home"
 #: uids handed to submissions when the grader is root (none of them is in /etc/passwd).
 UID_POOL = range(61000, 61256)
-LOCK_DIR = Path(tempfile.gettempdir())
+#: Where root graders claim pool uids: one place for the whole machine, whatever a grader's
+#: TMPDIR (two graders holding one uid could kill each other's students' processes).
+LOCK_DIRS = (Path("/run/cnnkit"), Path("/var/lock/cnnkit"), Path("/tmp/cnnkit-root"))
 
 
 @dataclass(frozen=True)
@@ -546,8 +549,9 @@ def _uid_for_submission(mode: str) -> Any:
     if mode == "user" or os.geteuid() != 0:
         yield None
         return
+    locks = _lock_dir()
     for uid in UID_POOL:
-        fd = os.open(LOCK_DIR / f"cnnkit-uid-{uid}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        fd = os.open(locks / f"uid-{uid}.lock", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -559,6 +563,18 @@ def _uid_for_submission(mode: str) -> Any:
             os.close(fd)
         return
     raise SandboxUnavailable(f"all {len(UID_POOL)} sandbox uids are in use")
+
+
+def _lock_dir() -> Path:
+    """The first of :data:`LOCK_DIRS` that is (or can be made) a root-owned 0700 folder."""
+    for d in LOCK_DIRS:
+        with contextlib.suppress(OSError):
+            d.mkdir(mode=0o700, exist_ok=True)
+            st = os.lstat(d)
+            if stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and not st.st_mode & 0o077:
+                return d
+    raise SandboxUnavailable("no root-owned folder for the sandbox uid locks: tried "
+                             + ", ".join(map(str, LOCK_DIRS)))
 
 
 class _Child:

@@ -391,3 +391,37 @@ def test_results_arrive_in_order_with_progress(box: Sandbox) -> None:
     box.run([("c", "def f(x):\n    return x\n")],
             [plan("one", Call("f", (1,))), plan("two", Call("f", (np.ones(2),)))], seen.append)
     assert seen == ["one", "two"]
+
+
+_HOLD_A_UID = """
+import sys, time
+from autograder.sandbox import run
+with run._uid_for_submission("root") as uid:
+    print(uid, flush=True)
+    time.sleep(30)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the uid pool is used by a root grader only")
+def test_two_graders_never_share_a_submission_uid_whatever_their_tmpdir(tmp_path: Path) -> None:
+    """Each running submission holds a uid of the pool that no other grader on the machine may
+    use at the same time: a plain-mode sweep (kill(-1) as that uid) would kill the other's
+    student processes. Graders with different TMPDIRs (pam_tmpdir, systemd's PrivateTmp, a test
+    per folder) must still see each other's claims."""
+    import subprocess
+
+    holders, uids = [], []
+    try:
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            env = {**os.environ, "TMPDIR": str(tmp_path / name)}
+            p = subprocess.Popen([sys.executable, "-c", _HOLD_A_UID], env=env, text=True,
+                                 stdout=subprocess.PIPE, cwd=Path(sbx.__file__).parents[2])
+            holders.append(p)
+            uids.append(int(p.stdout.readline()))
+        assert uids[0] != uids[1], uids
+        assert all(u in sbx.UID_POOL for u in uids)
+    finally:
+        for p in holders:
+            p.kill()
+            p.wait()
