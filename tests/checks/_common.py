@@ -23,7 +23,7 @@ import numpy as np
 from fixtures.inprocess import Grade, grade_code, load_inprocess
 from fixtures.nbtools import stub_solutions
 
-from autograder.checks.kit import Check
+from autograder.checks.kit import LOOKS_LIKE, Check
 from autograder.course.cells import CellKind, points_of
 from autograder.engine.extract import Extracted, extract
 from autograder.engine.score import build_checks
@@ -32,7 +32,8 @@ from autograder.results import ProblemKind
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = (0, 1, 2)
 __all__ = ["ASSIGNMENTS", "SEEDS", "Assignment", "Grade", "OracleCorpus",
-           "assert_grader_agrees", "assert_loses_points", "mutate", "oracle_verdict", "span"]
+           "assert_grader_agrees", "assert_loses_points", "assert_no_named_mistake", "mutate",
+           "oracle_verdict", "span"]
 
 
 @dataclass(frozen=True)
@@ -194,3 +195,17 @@ def assert_loses_points(assignment: Assignment, code: str, check: str, words: st
             f"{check}, seed {seed}: {grade.message}"
         messages.append(grade.message)
     assert any(words in m for m in messages), messages
+
+
+def assert_no_named_mistake(assignment: Assignment, code: str, check: str,
+                            shape_hint_allowed: bool = True) -> None:
+    """``check`` gives ``code`` less than full marks for every seed, and names no mistake:
+    ``code`` is wrong in a way no variant of the check fingerprints (and, unless
+    ``shape_hint_allowed``, no shape slip either: its shapes are right)."""
+    for seed in SEEDS:
+        grade = assignment.grade(code, seed, only=check)[check]
+        assert grade.fraction < 1.0, f"{check}: full marks with seed {seed}"
+        assert LOOKS_LIKE not in grade.message, (check, seed, grade.message)
+        if not shape_hint_allowed:
+            assert "but the shape is" not in grade.message and " has shape " not in \
+                grade.message, (check, seed, grade.message)
