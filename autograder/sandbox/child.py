@@ -293,6 +293,52 @@ def _sweep_plain(pid: int, uid: int | None, scratch: str | None) -> None:
             break
     if scratch:
         shutil.rmtree(scratch, ignore_errors=True)
+    if uid is not None:
+        _remove_left_by(uid)
+
+
+#: The host's world-writable folders: without a mount namespace, where a submission's files go.
+_SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
+
+
+def _remove_left_by(uid: int) -> None:
+    """Plain mode as root, once the uid's processes are gone: delete what the uid (held by this
+    submission alone) owns in the host's world-writable folders, and its SysV IPC objects."""
+    import shutil
+
+    todo = [(d, 0) for d in _SHARED_DIRS]
+    while todo:
+        folder, depth = todo.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                st = e.stat(follow_symlinks=False)
+                if st.st_uid == uid:
+                    if e.is_dir(follow_symlinks=False):
+                        shutil.rmtree(e.path)  # never follows a link out of the tree
+                    else:
+                        os.unlink(e.path)
+                elif e.is_dir(follow_symlinks=False) and st.st_mode & 0o002 and depth < 3:
+                    todo.append((e.path, depth + 1))  # the uid could write only in o+w folders
+            except OSError:
+                continue
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind, remove in (("shm", lambda i: libc.shmctl(i, 0, None)),
+                         ("sem", lambda i: libc.semctl(i, 0, 0)),
+                         ("msg", lambda i: libc.msgctl(i, 0, None))):  # 0: IPC_RMID
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                head, *rows = f.read().splitlines()
+        except OSError:
+            continue
+        cols = head.split()
+        for row in rows:
+            fields = dict(zip(cols, row.split(), strict=False))
+            if str(uid) in (fields.get("uid"), fields.get("cuid")):
+                remove(int(fields[cols[1]]))  # the id column: shmid, semid or msqid
 
 
 def _has_process_of(uid: int) -> bool:

@@ -13,6 +13,7 @@ repository's venv (CNNKIT_GRADESCOPE_PYTHON); setup.sh's apt and pip steps are n
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import json
 import os
 import re
@@ -70,6 +71,30 @@ os.execv(sys.argv[1], sys.argv[1:])
 _NO_CGROUPS = 'mount -t tmpfs -o ro,size=4k cnnkit-no-cgroups /sys/fs/cgroup && exec "$@"'
 
 
+#: What the hostile submission leaves on the host: a file and a folder in each world-writable
+#: folder, and a SysV shared memory segment (plain mode has no mount or IPC namespace).
+LEFT_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+LEFT_NAME = "cnnkit-gradescope-left"
+LEFT_SHM_KEY = 0x636E6E6B
+
+
+def _left_on_the_host() -> list[str]:
+    shm = [line.split()[0] for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
+    return [str(p) for d in LEFT_DIRS for p in Path(d).glob(LEFT_NAME + "*")] + \
+        [f"SysV shm key {LEFT_SHM_KEY:#x}" for k in shm if int(k) == LEFT_SHM_KEY]
+
+
+def _clear_left() -> None:
+    """Remove what an earlier run left (so only this run's leftovers count)."""
+    for d in LEFT_DIRS:
+        for p in Path(d).glob(LEFT_NAME + "*"):
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]:
+        key, shmid = (int(x) for x in line.split()[:2])
+        if key == LEFT_SHM_KEY:
+            ctypes.CDLL(None).shmctl(shmid, 0, None)  # IPC_RMID
+
+
 def _hostile(root: Path) -> str:
     """A solution cell whose graded function reads the bundle and the seed, overwrites
     results.json and reports its uid and what it got in an exception."""
@@ -77,6 +102,15 @@ def _hostile(root: Path) -> str:
 
 
 def conv_output_size(n, f, stride=1, pad=0):
+    import ctypes
+    for d in {LEFT_DIRS!r}:  # leave files in every world-writable host folder, and a SysV segment
+        try:
+            with open(os.path.join(d, {LEFT_NAME!r}), "w") as fh:
+                fh.write("left")
+            os.makedirs(os.path.join(d, {LEFT_NAME!r} + "-dir", "deeper"), exist_ok=True)
+        except OSError:
+            pass
+    ctypes.CDLL(None).shmget({LEFT_SHM_KEY}, 4096, 0o1666)
     got = ["uid=%d" % os.getuid()]
     for p in ("source/cnnkit/.cnnkit_secret_seed", "source/cnnkit/gradescope.json", "submission"):
         try:
@@ -199,6 +233,7 @@ def runs(zip_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple
         assert os.stat(root / "source/cnnkit/.cnnkit_secret_seed").st_mode & 0o004
         return _run(root, base / f"{container}-{kind}" / "stage", container)
 
+    _clear_left()
     try:
         with cf.ThreadPoolExecutor(2) as pool:
             out = dict(zip(SCENARIOS, pool.map(one, SCENARIOS), strict=True))
@@ -450,6 +485,14 @@ def test_a_hostile_submission_reads_nothing_writes_nothing_and_earns_nothing(run
         assert said.groups()[1:] == (refused,) * 4, said.group(0)
         assert "exited" in tests["test_conv_layer_params"]["output"]
         assert tests["test_conv_layer_params"]["score"] == 0
+
+
+@pytest.mark.slow
+def test_nothing_a_plain_mode_submission_leaves_outlives_it(runs) -> None:
+    """Docker-like container, plain mode, as root: what the student's uid left in the host's
+    world-writable folders and its SysV objects are removed with its processes."""
+    assert runs["docker", "hostile"]["doc"]["score"] == 0
+    assert _left_on_the_host() == []
 
 
 @pytest.mark.slow
