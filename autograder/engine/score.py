@@ -105,8 +105,12 @@ def score(checks: Sequence[Check], points: Mapping[str, float], extracted: Extra
         related = list(dict.fromkeys(
             cell_problems[extracted.defined_in[n]].text for n in check.exercise
             if extracted.defined_in.get(n) in cell_problems))
-        message = "; ".join([*related, *uses.get(check.name, []), verdict.message]) \
-            if verdict.fraction < 1 else verdict.message
+        helpers = uses.get(check.name, [])
+        # "not written yet" would be wrong there: the exercise is written (it calls the
+        # helper), the helper's own stub raised NotImplementedError
+        said = [] if helpers and verdict.status == Status.NOT_WRITTEN else [verdict.message]
+        message = "; ".join([*related, *helpers, *said]) if verdict.fraction < 1 \
+            else verdict.message
         out.append(CheckResult(check.name, round(verdict.fraction * top, 6), top, message))
     return out, load
 

@@ -145,7 +145,7 @@ def test_a_table_built_on_a_broken_helper_is_not_called_copied(reference: str, f
 
 
 HELPER_NOTE = ("it uses your conv_output_size, which loses points in test_conv_output_size: fix "
-               "that first; ")
+               "that first")
 
 
 @pytest.mark.parametrize("body", ["    return -1\n", "    raise NotImplementedError()\n"])
@@ -159,6 +159,7 @@ def test_checks_built_on_a_broken_helper_say_which_to_fix_first(reference: str,
         g = grades[check]
         assert g.fraction < 1 and g.message.startswith(HELPER_NOTE), (check, g.message)
         assert g.message.count("it uses your") == 1, g.message
+        assert "not written yet" not in g.message, "the exercise is written; its helper is not"
     for check in ("test_conv_layer_params", "test_stacked_layers"):  # do not call it
         assert grades[check].fraction == 1.0
 
