@@ -139,3 +139,21 @@ def code_errors(nb: nbformat.NotebookNode) -> list[str]:
         for out in cell.get("outputs", [])
         if out.get("output_type") == "error"
     ]
+
+
+def errors_by_cell(nb: nbformat.NotebookNode) -> dict[str, list[str]]:
+    """``{grade id (or the first 60 characters of an ungraded cell): error names}`` of the code
+    cells of an executed notebook that raised."""
+    out = {}
+    for cell in nb.cells:
+        errors = [o.get("ename", "") for o in cell.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        if cell.cell_type == "code" and errors:
+            out[cell.metadata.get("nbgrader", {}).get("grade_id", cell.source[:60])] = errors
+    return out
+
+
+def graded_cell_ids(nb: nbformat.NotebookNode) -> set[str]:
+    """Grade ids of the autograded test cells (written answers are markdown: they do not run)."""
+    return {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.cell_type == "code"
+            and c.metadata.get("nbgrader", {}).get("grade")}

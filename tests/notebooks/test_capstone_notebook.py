@@ -14,7 +14,7 @@ import nbformat
 import numpy as np
 import pytest
 from fixtures.nbtools import FAST_PARAMS, stub_solutions
-from nbrun import code_errors, execute_notebook, figure_audit
+from nbrun import code_errors, errors_by_cell, execute_notebook, figure_audit, graded_cell_ids
 
 from cnnlib import data
 
@@ -124,14 +124,8 @@ def test_release_runs_and_says_what_is_not_written(tmp_path: Path) -> None:
     path = work / NOTEBOOK.name
     nbformat.write(nb, path)
     done = execute_notebook(path, PARAMS, timeout=300, allow_errors=True)
-    failing = {}
-    for c in done.cells:
-        errors = [o.get("ename") for o in c.get("outputs", []) if o.get("output_type") == "error"]
-        if errors:
-            failing[c.metadata.get("nbgrader", {}).get("grade_id", c.source[:60])] = errors
-    graded = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.cell_type == "code"
-              and c.metadata.get("nbgrader", {}).get("grade")}
-    assert set(failing) == graded
+    failing = errors_by_cell(done)
+    assert set(failing) == graded_cell_ids(nb)
     assert all(e == ["NotImplementedError"] for e in failing.values()), failing
     text = "".join(_text(c) for c in done.cells if c.cell_type == "code")
     assert "Exercise 4 (ThreeLayerConvNet) not written yet: this step is skipped." in text

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from fixtures.nbtools import stub_solutions
-from nbrun import code_errors, execute_notebook, figure_audit
+from nbrun import code_errors, errors_by_cell, execute_notebook, figure_audit, graded_cell_ids
 
 pytestmark = pytest.mark.slow
 
@@ -131,14 +131,8 @@ def test_unsolved_notebook_fails_only_in_its_test_cells(tmp_path: Path) -> None:
     path = tmp_path / NOTEBOOK.name
     nbformat.write(nb, path)
     done = execute_notebook(path, PARAMS, timeout=300, allow_errors=True, cwd=NOTEBOOK.parent)
-    failing = {}
-    for c in done.cells:
-        errors = [o.get("ename") for o in c.get("outputs", []) if o.get("output_type") == "error"]
-        if errors:
-            failing[c.metadata.get("nbgrader", {}).get("grade_id", c.source[:60])] = errors
-    graded = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.cell_type == "code"
-              and c.metadata.get("nbgrader", {}).get("grade")}  # written answers do not run
-    assert set(failing) == graded  # every test cell fails, nothing else does
+    failing = errors_by_cell(done)
+    assert set(failing) == graded_cell_ids(nb)  # every test cell fails, nothing else does
     assert all(e == ["NotImplementedError"] for e in failing.values()), failing
     text = "".join(_text(c) for c in done.cells if c.cell_type == "code")
     assert "Exercise 3 is not written yet." in text and "Exercise 11 is not written yet." in text
