@@ -63,6 +63,7 @@ from autograder.checks.kit import (
     looks_like,
     np64,
     ok,
+    short,
     t64,
     value,
 )
@@ -82,11 +83,6 @@ def _check(name: str, exercise: tuple[str, ...], cases: list[Case], bans: tuple[
            ) -> Check:
     # (an exercise name bound by an import costs the check for every assignment: engine.score)
     return Check(name, exercise, cases, bans)
-
-
-def _short(v: Any, n: int = 40) -> str:
-    r = repr(v)
-    return r if len(r) <= n else r[: n - 3] + "..."
 
 
 def _is_int(v: Any) -> bool:
@@ -228,7 +224,7 @@ def judge_budget(got: Any, expected: list[dict[str, Any]], variants: Mapping[str
                     "per conv and pool, three FC layers)")
     i, key = next((i, k) for i, (r, e) in enumerate(zip(rows, expected, strict=True))
                   for k in ("shape", "activations", "params") if r[k] != e[k])
-    return fail(f"{what}: row {i} has {key} {_short(rows[i][key])}, expected {expected[i][key]}")
+    return fail(f"{what}: row {i} has {key} {short(rows[i][key], 40)}, expected {expected[i][key]}")
 
 
 def _without_repeats(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -250,7 +246,7 @@ def _budget_case(func: str, cfg: Sequence[int | str] | None, kw: dict[str, int])
     cfg_ = VGG16_CFG if cfg is None else cfg
     expected = torch_vgg_rows(cfg_, **kw)
     assert expected == vgg_budget_rows(cfg_, **kw)  # the two oracles agree
-    what = _call(func, [_short(list(cfg), 50)] if cfg is not None else [], kw)
+    what = _call(func, [short(list(cfg), 50)] if cfg is not None else [], kw)
     variants = _budget_variants(cfg_, **kw)
     return Case(Call(func, args, kw), lambda r: judge_budget(r[0], expected, variants, what))
 
@@ -321,7 +317,7 @@ def _judge_count(got: Any, spec: ModuleSpec) -> Verdict | None:
         return None
     mistake = next((m for m, n in spec.count_variants.items() if n == v and n != spec.count),
                    None)
-    return fail(f"{spec.what} has {_short(v)} parameters, expected {spec.count}"
+    return fail(f"{spec.what} has {short(v, 40)} parameters, expected {spec.count}"
                 + looks_like(mistake))
 
 
@@ -360,7 +356,7 @@ def _judge_run(fb: Any, spec: ModuleSpec, what: str) -> Verdict:
 def _gradient_problems(fb: Mapping[str, Any], spec: ModuleSpec) -> str:
     """What is wrong with the gradients, in words ("" when nothing)."""
     if fb.get("backward_error"):
-        return (f"the backward pass failed ({_short(fb['backward_error'], 90)}): compute the "
+        return (f"the backward pass failed ({short(fb['backward_error'], 90)}): compute the "
                 "output with torch operations only")
     grads = fb.get("param_grads") if isinstance(fb.get("param_grads"), dict) else {}
     none = [n for n in spec.param_grads if grads.get(n) is None]
@@ -608,7 +604,7 @@ def judge_cost(got: Any, expected: dict[str, int], variants: Mapping[str, dict[s
         return fail(f"{what}: the counts are right but should be ints, not floats", 0.5)
     mistake = next((m for m, w in variants.items() if w != expected and
                     all(nums[k] == w[k] for k in nums)), None)
-    wrong = "; ".join(f"{k} {_short(v[k], 20)}, expected {expected[k]}" for k in nums
+    wrong = "; ".join(f"{k} {short(v[k], 20)}, expected {expected[k]}" for k in nums
                       if k not in right)
     return fail(f"{what}: {wrong}" + looks_like(mistake),
                 0.5 * len(right))

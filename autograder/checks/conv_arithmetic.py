@@ -43,6 +43,7 @@ from autograder.checks.kit import (
     fail,
     looks_like,
     ok,
+    short,
     value,
 )
 
@@ -192,12 +193,7 @@ def judge_int(got: Any, expected: int, what: str, variants: dict[str, float]) ->
     mistake = _matching_variant(v, variants, expected)
     if mistake is not None:
         return fail(f"{what} returned {v!r}, expected {expected}" + looks_like(mistake))
-    return fail(f"{what} returned {_short(v)}, expected {expected}")
-
-
-def _short(v: Any) -> str:
-    r = repr(v)
-    return r if len(r) <= 40 else r[:37] + "..."
+    return fail(f"{what} returned {short(v, 40)}, expected {expected}")
 
 
 def _matching_variant(got: Any, variants: dict[str, float], expected: float) -> str | None:
@@ -230,7 +226,7 @@ def judge_triple(got: Any, expected: tuple[int, ...], what: str,
             if tuple(v) == tuple(wrong) and tuple(wrong) != tuple(expected):
                 return fail(f"{what} returned {tuple(v)}, expected {expected}"
                             + looks_like(mistake))
-    return fail(f"{what} returned {_short(v)}, expected {expected}")
+    return fail(f"{what} returned {short(v, 40)}, expected {expected}")
 
 
 def judge_raises(got: Any, what: str, floor_value: int, exact: Fraction,
@@ -244,7 +240,7 @@ def judge_raises(got: Any, what: str, floor_value: int, exact: Fraction,
     if bad is not None:
         return bad
     values = v if isinstance(v, (tuple, list)) else [v]
-    shown = f"an array of shape {v.shape}" if isinstance(v, np.ndarray) else _short(v)
+    shown = f"an array of shape {v.shape}" if isinstance(v, np.ndarray) else short(v, 40)
     hint = ""
     if isinstance(v, np.ndarray):
         if v.shape == floor_shape:
@@ -560,20 +556,20 @@ def _row_problem(row: dict, exp: dict) -> tuple[str | None, str]:
     shape = tuple(shape) if isinstance(shape, (list, tuple)) else shape
     h, w, d = exp["output_shape"]
     if str(row["name"]).strip().lower() != name.lower():
-        return "name", f"row {name} is named {_short(row['name'])}"
+        return "name", f"row {name} is named {short(row['name'], 40)}"
     if shape == (d, h, w) and (d, h, w) != exp["output_shape"]:
         return "order", f"{name} output_shape is in (D, H, W) order; use (H, W, D)"
     if shape != exp["output_shape"] or not all(_is_int(x) for x in shape):
         return "shape", (f"{name} output_shape should be {exp['output_shape']}, got "
-                         f"{_short(row['output_shape'])}")
+                         f"{short(row['output_shape'], 40)}")
     got_p = row["params"]
     if _is_int(got_p) and got_p == exp["params"]:
         return None, ""
     if exp["params"] == 0:
-        return "zero", f"{name} has no parameters, got {_short(got_p)}"
+        return "zero", f"{name} has no parameters, got {short(got_p, 40)}"
     if got_p == exp["params"] - d:
         return "bias", f"{name} params {got_p!r} forget the {d} biases (expected {exp['params']})"
-    return "params", f"{name} params should be {exp['params']}, got {_short(got_p)}"
+    return "params", f"{name} params should be {exp['params']}, got {short(got_p, 40)}"
 
 
 def _table_check(name: str, func: str, spec: list, default: int, sizes: Sequence[int],

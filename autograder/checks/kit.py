@@ -287,7 +287,8 @@ def _mismatch(arr: np.ndarray, exp: np.ndarray) -> str:
             f"({int(np.sum(~np.isclose(arr, exp)))} of {arr.size} values differ)")
 
 
-def _short(x: Any, n: int = 60) -> str:
+def short(x: Any, n: int = 60) -> str:
+    """``repr(x)``, cut to ``n`` characters with "..." (for a value shown in a message)."""
     r = repr(x)
     return r if len(r) <= n else r[: n - 3] + "..."
 
@@ -299,7 +300,7 @@ def expect_equal(got: Any, expected: Any, what: str) -> Verdict:
         return bad
     if _plain_equal(v, expected):
         return ok(f"{what} is right")
-    return fail(f"{what} should be {_short(expected)}, got {_short(v)}")
+    return fail(f"{what} should be {short(expected)}, got {short(v)}")
 
 
 def _plain_equal(a: Any, b: Any) -> bool:
@@ -322,7 +323,7 @@ def _shown(v: Any) -> str:
         return f"an array of shape {v.shape}"
     if isinstance(v, (tuple, list)) and any(isinstance(x, np.ndarray) for x in v):
         return f"({describe(*v)})"
-    return _short(v, 40)
+    return short(v, 40)
 
 
 def expect_raises(got: Any, types: Sequence[str], what: str, hint: str = "") -> Verdict:
@@ -423,14 +424,14 @@ def describe(*args: Any, **named: Any) -> str:
         if isinstance(v, np.generic):
             v = v.item()
         if isinstance(v, np.ndarray):
-            return f"array {v.shape}" if v.ndim else _short(v.item(), 20)
+            return f"array {v.shape}" if v.ndim else short(v.item(), 20)
         if isinstance(v, AsTensor):
             return f"tensor {v.array.shape}"
         if isinstance(v, Mapping):
             return "{" + ", ".join(f"{k!r}: {one(x)}" for k, x in v.items()) + "}"
         if isinstance(v, (list, tuple)) and any(isinstance(x, np.ndarray) for x in v):
             return "(" + ", ".join(one(x) for x in v) + ")"
-        return _short(v, 30)
+        return short(v, 30)
     parts = [one(a) for a in args] + [f"{k}={one(v)}" for k, v in named.items()]
     return ", ".join(parts)
 
