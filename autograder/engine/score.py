@@ -105,19 +105,19 @@ def score(checks: Sequence[Check], points: Mapping[str, float], extracted: Extra
         related = list(dict.fromkeys(
             cell_problems[extracted.defined_in[n]].text for n in check.exercise
             if extracted.defined_in.get(n) in cell_problems))
-        helpers = uses.get(check.name, [])
+        helper = [uses[check.name]] if check.name in uses else []
         # "not written yet" would be wrong there: the exercise is written (it calls the
         # helper), the helper's own stub raised NotImplementedError
-        said = [] if helpers and verdict.status == Status.NOT_WRITTEN else [verdict.message]
-        message = "; ".join([*related, *helpers, *said]) if verdict.fraction < 1 \
+        said = [] if helper and verdict.status == Status.NOT_WRITTEN else [verdict.message]
+        message = "; ".join([*related, *helper, *said]) if verdict.fraction < 1 \
             else verdict.message
         out.append(CheckResult(check.name, round(verdict.fraction * top, 6), top, message))
     return out, load
 
 
 def _broken_helpers(checks: Sequence[Check], verdicts: Sequence[Verdict], view: SourceView
-                    ) -> dict[str, list[str]]:
-    """``{check: [note]}`` for a check that lost points while its exercise calls the student's
+                    ) -> dict[str, str]:
+    """``{check: note}`` for a check that lost points while its exercise calls the student's
     own solution of another exercise that lost points too: fix that one first. Only the
     helpers at the root are named (conv_output_size, not the conv_output_volume built on it)."""
     lost = {name: c.name for c, v in zip(checks, verdicts, strict=True) if v.fraction < 1
@@ -125,14 +125,14 @@ def _broken_helpers(checks: Sequence[Check], verdicts: Sequence[Verdict], view: 
     used = {c.name: [n for n in view.reachable(c.exercise)
                      if n not in c.exercise and lost.get(n, c.name) != c.name]
             for c, v in zip(checks, verdicts, strict=True) if v.fraction < 1}
-    out: dict[str, list[str]] = {}
+    out: dict[str, str] = {}
     for check, helpers in used.items():
         roots = [n for n in helpers if not used.get(lost[n])] or helpers
         if roots:
             tests = list(dict.fromkeys(lost[n] for n in roots))
             verb, which = ("loses", "that") if len(roots) == 1 else ("lose", "those")
-            out[check] = [f"it uses your {_and(roots)}, which {verb} points in {_and(tests)}: "
-                          f"fix {which} first"]
+            out[check] = (f"it uses your {_and(roots)}, which {verb} points in {_and(tests)}: "
+                          f"fix {which} first")
     return out
 
 
