@@ -26,6 +26,7 @@ import os
 import pwd
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -312,22 +313,53 @@ def grader_user() -> pwd.struct_passwd:
 
 _AS_USER_SH = r"""
 set -e
-stage="$1"; keep="$2"; user="$3"; numpy_copy="$4"; numpy_dir="$5"; shift 5
-if [ -n "$keep" ]; then mount --bind "$keep" "$stage"; fi
-mount -t tmpfs -o mode=0755,size=16m cnnkit-adv-root /root
-if [ -n "$keep" ]; then mkdir -p "$keep"; mount --bind "$stage" "$keep"; umount -l "$stage"; fi
+stage="$1"; reach="$2"; user="$3"; numpy_copy="$4"; numpy_dir="$5"; shift 5
+eval "$reach"
 if [ -n "$numpy_copy" ]; then mount --bind "$numpy_copy" "$numpy_dir"; fi
 exec setpriv --reuid="$user" --regid="$user" --init-groups -- env -i "$@"
 """
 
 
-def _interpreter_home() -> str:
-    """The top folder under /root holding the venv's interpreter (``/root/.pyenv``), if any."""
-    real = Path(os.path.realpath(PYTHON))
-    try:
-        return str(Path("/root") / real.relative_to("/root").parts[0])
-    except (ValueError, IndexError):
-        return ""
+def _covers() -> dict[Path, list[Path]]:
+    """``{folder other uids cannot traverse: [its child on the way to what they must reach]}``
+    for the interpreter, the venv and the kit under test (``/root`` holding ``/root/.pyenv``;
+    a ``mktemp -d`` folder holding a clone), and always ``/root``."""
+    out: dict[Path, list[Path]] = {Path("/root"): []}
+    for target in {Path(os.path.realpath(PYTHON)), VENV.resolve(), KIT, REPO}:
+        for parent in reversed(target.parents):
+            if parent != Path("/") and not os.stat(parent).st_mode & 0o001:
+                child = target.relative_to(parent).parts[0]
+                keeps = out.setdefault(parent, [])
+                if parent / child not in keeps:
+                    keeps.append(parent / child)
+                break
+    return out
+
+
+def _reach_script(stage: Path) -> str:
+    """Shell lines for the private mount namespace: each folder of :func:`_covers` becomes an
+    empty 0755 tmpfs with the children on the way bound back (set aside under ``stage``)."""
+    q = shlex.quote
+    covers = _covers()
+    keeps = [k for ks in covers.values() for k in ks]
+    aside = [stage / str(i) for i in range(len(keeps))]
+    lines = [f"mkdir -p {q(str(a))}; mount --bind {q(str(k))} {q(str(a))}"
+             for k, a in zip(keeps, aside, strict=True)]
+    lines += [f"mount -t tmpfs -o mode=0755,size=16m cnnkit-adv-cover {q(str(c))}"
+              for c in covers]
+    lines += [f"mkdir -p {q(str(k))}; mount --bind {q(str(a))} {q(str(k))}; umount -l {q(str(a))}"
+              for k, a in zip(keeps, aside, strict=True)]
+    return "\n".join(lines)
+
+
+def as_user_argv(stage: Path, user: str, env: dict[str, str], cmd: Sequence[str],
+                 numpy_copy: Path | None = None) -> list[str]:
+    """``cmd`` run by root as ``user`` (a name or ``root``) in a private mount namespace where
+    the interpreter, the venv and the kit are reachable by every uid, with only ``env``;
+    ``numpy_copy`` (a copy owned by that user) is bound over the venv's numpy."""
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_USER_SH,
+            "sh", str(stage), _reach_script(stage), user, str(numpy_copy or ""),
+            str(SITE / "numpy"), *(f"{k}={v}" for k, v in env.items()), *cmd]
 
 
 def run_cnnkit(args: Sequence[str], *, as_user: bool = False, timeout: float,
@@ -337,9 +369,11 @@ def run_cnnkit(args: Sequence[str], *, as_user: bool = False, timeout: float,
     """Run ``python -m autograder.cli ARGS`` of the kit under test and wait for it.
 
     as_user:   run the grader as a normal user (see the module docstring): as root, inside a
-               private mount namespace where /root is an empty 0755 tmpfs with the interpreter's
-               folder bound back, and ``numpy_copy`` (a copy owned by that user) bound over the
-               venv's numpy, so the user owns that part of the venv as an instructor owns theirs.
+               private mount namespace where every folder other uids cannot traverse on the way
+               to the interpreter, the venv and the kit is an empty 0755 tmpfs with the way
+               bound back (:func:`as_user_argv`), and ``numpy_copy`` (a copy owned by that
+               user) bound over the venv's numpy, so the user owns that part of the venv as an
+               instructor owns theirs.
     timeout:   seconds; past it the whole process tree is killed and ``timed_out`` is set.
     tmpdir:    $TMPDIR of the grader. cpus: CPU affinity of the grader and all it starts.
     memory_cap_gib: the process tree is killed past this (sampled) RSS: a runaway read of
@@ -361,10 +395,7 @@ def run_cnnkit(args: Sequence[str], *, as_user: bool = False, timeout: float,
                 "PYTHONPATH": str(KIT), "PYTHONDONTWRITEBYTECODE": "1"}
         if tmpdir is not None:
             uenv["TMPDIR"] = str(tmpdir)
-        cmd = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _AS_USER_SH,
-               "sh", str(stage), _interpreter_home(), user.pw_name,
-               str(numpy_copy or ""), str(SITE / "numpy"),
-               *(f"{k}={v}" for k, v in uenv.items()), *cmd]
+        cmd = as_user_argv(stage, user.pw_name, uenv, cmd, numpy_copy)
     out_f = tempfile.TemporaryFile()
     err_f = tempfile.TemporaryFile()
 

@@ -5,9 +5,10 @@ release -> fetch -> submit -> collect -> grade -> release feedback -> fetch feed
 The round trip creates an instructor and three students with ``useradd`` and runs every step as
 that user, the students through nbgrader's own ``fetch_assignment`` / ``submit`` /
 ``fetch_feedback`` (what JupyterLab's Assignments tab calls), the instructor through ``cnnkit``.
-The venv's interpreter lives under /root, which other users cannot reach: each command runs in a
-private mount namespace where /root is an empty 0755 tmpfs with the interpreter's folder bound
-back (the helper of tests/adversarial/harness.py).
+The venv's interpreter may live under /root and the checkout in a 0700 folder, which other
+users cannot reach: each command runs in a private mount namespace where such folders are empty
+0755 tmpfs with the way to the interpreter, the venv and the kit bound back
+(``as_user_argv`` of tests/adversarial/harness.py).
 """
 
 from __future__ import annotations
@@ -236,9 +237,7 @@ class Hub:
         full_env = {"PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin", "HOME": pw.pw_dir,
                     "USER": user, "LOGNAME": user, "LANG": "C.UTF-8", "TMPDIR": "/tmp",
                     "PYTHONPATH": str(h.REPO), "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
-        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-                h._AS_USER_SH, "sh", str(self.stage), h._interpreter_home(), user, "", "",
-                *(f"{k}={v}" for k, v in full_env.items()), *cmd]
+        return h.as_user_argv(self.stage, user, full_env, cmd)
 
     def run(self, user: str, cmd: Sequence[str], step: str = "",
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -179,14 +179,12 @@ def _run(root: Path, stage: Path, container: str) -> dict[str, Any]:
            "CNNKIT_GRADESCOPE_ROOT": str(root), "CNNKIT_GRADESCOPE_PYTHON": sys.executable}
     script = str(root / "run_autograder")
     if container == "docker":
-        # as root in a private mount namespace where /root is an empty 0755 tmpfs with the
-        # interpreter's folder bound back (tests/adversarial/harness.py), so a pool uid can
-        # run this venv's Python as it can run Gradescope's /opt/cnnkit/venv
+        # as root in a private mount namespace where this venv's Python is reachable by every
+        # uid (tests/adversarial/harness.py), so a pool uid can run it as it can run
+        # Gradescope's /opt/cnnkit/venv
         stage.mkdir()
-        cmd = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-               h._AS_USER_SH, "sh", str(stage), h._interpreter_home(), "root", "", "",
-               *(f"{k}={v}" for k, v in env.items()),
-               "sh", "-c", _NO_CGROUPS, "sh", sys.executable, "-c", _DOCKER_SECCOMP, script]
+        cmd = h.as_user_argv(stage, "root", env, ["sh", "-c", _NO_CGROUPS, "sh", sys.executable,
+                                                  "-c", _DOCKER_SECCOMP, script])
         run_env = None
     else:
         cmd, run_env = [script], env
